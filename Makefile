@@ -1,0 +1,13 @@
+.PHONY: demo test lint bench
+
+demo:  ## Backend on :8000 and the Streamlit apps on :8501, offline, sample data loaded
+	./scripts/demo.sh
+
+test:  ## Create or reuse .venv, install, run the whole test suite
+	./scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench:
+	.venv/bin/python bench/bench_core.py

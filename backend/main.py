@@ -1,0 +1,139 @@
+"""The one FastAPI app: shared clients, middleware, and the three assessments.
+
+`create_app(settings)` builds an app; `app` is the one uvicorn serves
+(`uvicorn backend.main:app`). Each assessment is a package whose `routers.py`
+exposes `router` and, optionally, `lifespan(app)` (an async context manager
+for its start-up work: sample data, workers, bootstrap users).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from core.config import Settings, get_settings
+from core.database import create_db_engine, database_reachable, init_db
+from core.embedding_client import create_embedding_client
+from core.exceptions import register_exception_handlers
+from core.llm_client import create_llm_client
+from core.logger import configure_logging
+from core.vector_store import VectorStore
+
+VERSION = "0.1.0"
+ASSESSMENTS: dict[str, str] = {
+    "assessments.01_workflow_automation": "/api/01-workflow",
+    "assessments.02_rag_chatbot": "/api/02-rag",
+    "assessments.03_saas_ai_agent": "/api/03-saas",
+}
+log = structlog.get_logger(__name__)
+
+
+def _load_routers() -> list[tuple[ModuleType, str]]:
+    return [
+        (importlib.import_module(f"{package}.routers"), prefix)
+        for package, prefix in ASSESSMENTS.items()
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, settings.ENVIRONMENT)
+    # Importing the routers registers every table model before init_db runs.
+    assessments = _load_routers()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _, generated_secret = settings.jwt_secret()
+        if generated_secret:
+            log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")
+        engine = create_db_engine(settings.database_url)
+        init_db(engine)
+        embedder = create_embedding_client(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.llm = create_llm_client(settings)
+        app.state.embedder = embedder
+        app.state.vector_store = VectorStore(
+            engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir
+        )
+        log.info(
+            "startup",
+            llm_provider=settings.llm_provider,
+            embedding_provider=settings.embedding_provider,
+            database=engine.dialect.name,
+        )
+        async with AsyncExitStack() as stack:
+            for module, _ in assessments:
+                if hasattr(module, "lifespan"):
+                    await stack.enter_async_context(module.lifespan(app))
+            yield
+        if app.state.llm is not None:
+            await app.state.llm.aclose()
+        engine.dispose()
+
+    app = FastAPI(
+        title="AI Engineering Assessments",
+        version=VERSION,
+        description="Reference implementations of three AI-engineering take-home assessments.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    register_exception_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    # Added last, so it runs first: every response, even a 413, carries the ID.
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/health", tags=["service"])
+    def health(request: Request) -> JSONResponse:
+        """Liveness, the providers in use, and whether the database answers."""
+        state = request.app.state
+        reachable = database_reachable(state.engine)
+        llm = state.llm
+        body = {
+            "status": "ok" if reachable else "degraded",
+            "version": VERSION,
+            "environment": settings.ENVIRONMENT,
+            "providers": {
+                "llm": {
+                    "provider": settings.llm_provider,
+                    "model": llm.model if llm is not None else "local-rules",
+                },
+                "embedding": {
+                    "provider": state.embedder.provider,
+                    "model": state.embedder.model,
+                    "dimension": state.embedder.dimension,
+                },
+            },
+            "database": {"backend": state.engine.dialect.name, "reachable": reachable},
+            "vector_store": settings.VECTOR_STORE,
+        }
+        return JSONResponse(body, status_code=200 if reachable else 503)
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics in the text exposition format."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for module, prefix in assessments:
+        app.include_router(module.router, prefix=prefix)
+    return app
+
+
+app = create_app()

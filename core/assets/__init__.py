@@ -1,0 +1,1 @@
+"""Files shipped with the package (a package so that wheels include them)."""

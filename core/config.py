@@ -1,0 +1,146 @@
+"""All settings in one place, read from the environment and `.env`.
+
+Every field is documented in the README's "Settings" table. Defaults are the
+offline demo: local providers, SQLite and FAISS under `data/`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ProviderChoice = Literal["auto", "openai", "local"]
+Provider = Literal["openai", "local"]
+
+DEV_ADMIN_EMAIL = "admin@example.com"
+DEV_ADMIN_PASSWORD = "change-me-admin"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    ENVIRONMENT: Literal["development", "test", "production"] = "development"
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: Literal["auto", "json", "console"] = "auto"
+
+    # Providers (SPEC §2): auto = openai when OPENAI_API_KEY is set, else local.
+    LLM_PROVIDER: ProviderChoice = "auto"
+    EMBEDDING_PROVIDER: ProviderChoice = "auto"
+    OPENAI_API_KEY: SecretStr | None = None
+    OPENAI_BASE_URL: str | None = None
+    OPENAI_CHAT_MODEL: str = "gpt-4o-mini"
+    OPENAI_EMBEDDING_MODEL: str = "text-embedding-3-small"
+    OPENAI_EMBEDDING_DIMENSIONS: int = 1536
+    OPENAI_EMBEDDING_BATCH_SIZE: int = 256
+    LLM_TIMEOUT_SECONDS: float = 30.0
+    LLM_MAX_ATTEMPTS: int = 3
+    LLM_RETRY_WAIT_INITIAL_SECONDS: float = 0.5
+    LLM_RETRY_WAIT_MAX_SECONDS: float = 8.0
+    LLM_CIRCUIT_FAILURE_THRESHOLD: int = 5
+    LLM_CIRCUIT_RESET_SECONDS: float = 30.0
+    LLM_STRUCTURED_OUTPUT: Literal["json_schema", "json_object"] = "json_schema"
+    LOCAL_EMBEDDING_THREADS: int = 2
+    LOCAL_EMBEDDING_BATCH_SIZE: int = 32
+
+    # Storage
+    DATA_DIR: Path = PROJECT_ROOT / "data"
+    DATABASE_URL: str | None = None
+    VECTOR_STORE: Literal["faiss"] = "faiss"
+
+    # Thresholds and retrieval
+    INTENT_CONFIDENCE_THRESHOLD: float = Field(0.7, ge=0, le=1)
+    SIMILARITY_THRESHOLD: float = Field(0.45, ge=-1, le=1)
+    RETRIEVAL_TOP_K: int = Field(4, ge=1, le=50)
+    CHUNK_SIZE_TOKENS: int | None = Field(None, ge=32)
+    CHUNK_OVERLAP_TOKENS: int | None = Field(None, ge=0)
+    MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
+
+    # HTTP
+    CORS_ORIGINS: list[str] = ["http://localhost:8501", "http://127.0.0.1:8501"]
+    MAX_REQUEST_BODY_BYTES: int = 25 * 1024 * 1024
+    BACKEND_URL: str = "http://127.0.0.1:8000"
+
+    # Auth (assessment 3)
+    JWT_SECRET: SecretStr | None = None
+    JWT_ALGORITHM: Literal["HS256"] = "HS256"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = 8 * 60
+    PLATFORM_ADMIN_EMAIL: str = DEV_ADMIN_EMAIL
+    PLATFORM_ADMIN_PASSWORD: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)
+
+    # Scale-out engines (unset = embedded)
+    REDIS_URL: str | None = None
+
+    # Demo data
+    SAMPLE_COMPANY_ID: str = "acme-corp"
+    LOAD_SAMPLE_DATA: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.ENVIRONMENT != "production":
+            return self
+        if self.JWT_SECRET is None or len(self.JWT_SECRET.get_secret_value()) < 32:
+            raise ValueError("JWT_SECRET (32+ characters) is required when ENVIRONMENT=production")
+        if self.PLATFORM_ADMIN_PASSWORD.get_secret_value() == DEV_ADMIN_PASSWORD:
+            raise ValueError("PLATFORM_ADMIN_PASSWORD must be changed when ENVIRONMENT=production")
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def llm_provider(self) -> Provider:
+        return _resolve(self.LLM_PROVIDER, self._openai_configured)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def embedding_provider(self) -> Provider:
+        return _resolve(self.EMBEDDING_PROVIDER, self._openai_configured)
+
+    @property
+    def _openai_configured(self) -> bool:
+        has_key = self.OPENAI_API_KEY is not None and bool(self.OPENAI_API_KEY.get_secret_value())
+        return has_key or bool(self.OPENAI_BASE_URL)
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.DATA_DIR / 'app.db'}"
+
+    @property
+    def faiss_index_dir(self) -> Path:
+        return self.DATA_DIR / "faiss_indexes"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.DATA_DIR / "uploads"
+
+    def jwt_secret(self) -> tuple[str, bool]:
+        """The signing secret, and whether it is a generated development one.
+
+        Without JWT_SECRET, development installs get a random secret kept in
+        `data/.jwt_secret`, so tokens survive restarts but no two installs
+        share a key.
+        """
+        if self.JWT_SECRET is not None:
+            return self.JWT_SECRET.get_secret_value(), False
+        path = self.DATA_DIR / ".jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip(), True
+
+
+def _resolve(choice: ProviderChoice, openai_configured: bool) -> Provider:
+    if choice == "auto":
+        return "openai" if openai_configured else "local"
+    return choice
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

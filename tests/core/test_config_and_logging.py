@@ -1,0 +1,104 @@
+"""Settings resolution and the log masking processor."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+from pydantic import ValidationError
+
+from core.config import Settings
+from core.logger import configure_logging, mask_text
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_auto_provider_is_local_without_openai_configuration() -> None:
+    settings = _settings(OPENAI_API_KEY=None)
+
+    assert settings.llm_provider == "local"
+    assert settings.embedding_provider == "local"
+
+
+def test_auto_provider_is_openai_with_a_key_or_a_base_url() -> None:
+    assert _settings(OPENAI_API_KEY="sk-test").llm_provider == "openai"
+    assert _settings(OPENAI_BASE_URL="http://127.0.0.1:11434/v1").llm_provider == "openai"
+
+
+def test_explicit_local_provider_wins_over_a_key() -> None:
+    assert _settings(OPENAI_API_KEY="sk-test", LLM_PROVIDER="local").llm_provider == "local"
+
+
+def test_default_database_is_sqlite_under_data_dir(tmp_path) -> None:
+    settings = _settings(DATA_DIR=tmp_path)
+
+    assert settings.database_url == f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def test_thresholds_default_to_the_spec() -> None:
+    settings = _settings()
+
+    assert settings.INTENT_CONFIDENCE_THRESHOLD == 0.7
+    assert settings.SIMILARITY_THRESHOLD == 0.45
+
+
+def test_production_refuses_to_start_without_jwt_secret() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        _settings(ENVIRONMENT="production", PLATFORM_ADMIN_PASSWORD="a-strong-password-1")
+
+
+def test_production_refuses_the_dev_admin_password() -> None:
+    with pytest.raises(ValidationError, match="PLATFORM_ADMIN_PASSWORD"):
+        _settings(ENVIRONMENT="production", JWT_SECRET="s" * 40)
+
+
+def test_dev_jwt_secret_is_random_per_install_and_stable(tmp_path) -> None:
+    first, generated = _settings(DATA_DIR=tmp_path).jwt_secret()
+    again, _ = _settings(DATA_DIR=tmp_path).jwt_secret()
+    other, _ = _settings(DATA_DIR=tmp_path / "other").jwt_secret()
+
+    assert generated is True
+    assert first == again
+    assert first != other and len(first) >= 32
+
+
+@pytest.mark.parametrize(
+    ("raw", "leak"),
+    [
+        ("contact jane.doe@example.com", "jane.doe@example.com"),
+        ("call +1 (415) 555-0134", "555-0134"),
+        ("key sk-proj-abcdefgh12345678", "sk-proj-abcdefgh12345678"),
+        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ],
+)
+def test_mask_text_removes_personal_data_and_secrets(raw: str, leak: str) -> None:
+    assert leak not in mask_text(raw)
+
+
+def test_mask_text_keeps_dates_and_small_numbers() -> None:
+    assert mask_text("on 2026-11-23, 12345 leads") == "on 2026-11-23, 12345 leads"
+
+
+def test_every_log_record_is_masked_and_carries_request_id() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", "test", stream=stream)
+    structlog.contextvars.bind_contextvars(request_id="req-1")
+    try:
+        structlog.get_logger("t").info(
+            "lead from jane@example.com",
+            password="hunter2",
+            lead={"phone": "+14155550134", "note": "ok"},
+        )
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+    record = json.loads(stream.getvalue().splitlines()[-1])
+    assert record["request_id"] == "req-1"
+    assert record["event"] == "lead from [EMAIL]"
+    assert record["password"] == "[REDACTED]"
+    assert record["lead"] == {"phone": "[PHONE]", "note": "ok"}

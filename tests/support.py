@@ -1,0 +1,25 @@
+"""Helpers shared by tests (importable, unlike conftest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.config import Settings
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "ENVIRONMENT": "test",
+        "DATA_DIR": data_dir,
+        "DATABASE_URL": f"sqlite:///{data_dir / 'test.db'}",
+        "LLM_PROVIDER": "local",
+        "EMBEDDING_PROVIDER": "local",
+        "OPENAI_API_KEY": None,
+        "JWT_SECRET": "test-secret-" + "x" * 32,
+        "LOAD_SAMPLE_DATA": False,
+        "LOG_FORMAT": "json",
+        "LLM_RETRY_WAIT_INITIAL_SECONDS": 0,
+        "LLM_RETRY_WAIT_MAX_SECONDS": 0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
