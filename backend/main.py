@@ -77,8 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if hasattr(module, "lifespan"):
                     await stack.enter_async_context(module.lifespan(app))
             yield
-        if app.state.llm is not None:
-            await app.state.llm.aclose()
+        for client in (app.state.llm, embedder):
+            if hasattr(client, "aclose"):
+                await client.aclose()
         engine.dispose()
 
     app = FastAPI(

@@ -41,7 +41,7 @@ from tokenizers import Encoding, Tokenizer
 
 from core.config import Settings
 from core.exceptions import LLMException
-from core.llm_client import _as_llm_exception, _is_transient, _retry_after_seconds
+from core.llm_client import as_llm_exception, is_transient_error, retry_after_seconds
 
 ProgressCallback = Callable[[int], None]
 
@@ -81,6 +81,12 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     # torch.nn.functional.normalize's eps: an all-zero row stays zero instead of NaN.
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _check_texts(texts: Sequence[str]) -> None:
+    # A lone string is a Sequence[str] too, and would embed one character per row.
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not one string")
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ class LocalEmbeddingClient:
     async def embed_documents(
         self, texts: Sequence[str], *, on_progress: ProgressCallback | None = None
     ) -> np.ndarray:
+        _check_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         encodings = await anyio.to_thread.run_sync(self._encode, list(texts))
@@ -244,6 +251,7 @@ class OpenAIEmbeddingClient:
     async def embed_documents(
         self, texts: Sequence[str], *, on_progress: ProgressCallback | None = None
     ) -> np.ndarray:
+        _check_texts(texts)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
@@ -268,7 +276,7 @@ class OpenAIEmbeddingClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient_error),
             reraise=True,
         )
         try:
@@ -283,7 +291,7 @@ class OpenAIEmbeddingClient:
                         **extra,  # type: ignore[arg-type]
                     )
         except (openai.OpenAIError, httpx.TransportError) as exc:
-            raise _as_llm_exception(exc, model=self.model, attempts=attempts) from None
+            raise as_llm_exception(exc, model=self.model, attempts=attempts) from None
         return self._vectors(response, expected=len(batch))
 
     def _vectors(self, response: CreateEmbeddingResponse, *, expected: int) -> np.ndarray:
@@ -300,7 +308,7 @@ class OpenAIEmbeddingClient:
 
     def _wait(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = _retry_after_seconds(exc)
+        retry_after = retry_after_seconds(exc)
         if retry_after is not None:
             return min(retry_after, self._wait_max)
         return self._backoff(retry_state)

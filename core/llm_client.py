@@ -344,7 +344,7 @@ class LLMClient:
                     if delta := _delta(chunk):
                         yield delta
             except _PROVIDER_ERRORS as exc:
-                raise _as_llm_exception(exc, model=model, attempts=record.attempts) from None
+                raise as_llm_exception(exc, model=model, attempts=record.attempts) from None
             finally:
                 await stream.close()
 
@@ -416,7 +416,7 @@ class LLMClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient_error),
             reraise=True,
         )
         try:
@@ -428,14 +428,14 @@ class LLMClient:
             if may_refuse_json_schema and _is_json_schema_refusal(exc):
                 raise _JsonSchemaUnsupported from exc
             total = record.attempts + attempts
-            raise _as_llm_exception(exc, model=model, attempts=total) from None
+            raise as_llm_exception(exc, model=model, attempts=total) from None
         finally:
             record.attempts += attempts
         return result
 
     def _wait(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = _retry_after_seconds(exc)
+        retry_after = retry_after_seconds(exc)
         if retry_after is not None:
             return min(retry_after, self._wait_max)
         return self._backoff(retry_state)
@@ -562,7 +562,7 @@ def _note_stream_chunk(record: _CallRecord, chunk: ChatCompletionChunk, model: s
         record.add(model=served_by, usage=_usage(served_by, chunk.usage))
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient_error(exc: BaseException) -> bool:
     if isinstance(exc, openai.RateLimitError):
         return not _is_quota_error(exc)
     if isinstance(exc, openai.APIStatusError):
@@ -581,7 +581,7 @@ def _is_json_schema_refusal(exc: Exception) -> bool:
     return "json_schema" in text or "response_format" in text
 
 
-def _retry_after_seconds(exc: BaseException | None) -> float | None:
+def retry_after_seconds(exc: BaseException | None) -> float | None:
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
@@ -595,7 +595,7 @@ def _retry_after_seconds(exc: BaseException | None) -> float | None:
     return None
 
 
-def _as_llm_exception(exc: Exception, *, model: str, attempts: int) -> LLMException:
+def as_llm_exception(exc: Exception, *, model: str, attempts: int) -> LLMException:
     # The provider's message can echo part of the API key, so it is never passed on.
     details: dict[str, Any] = {
         "provider": "openai",
