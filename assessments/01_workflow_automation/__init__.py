@@ -1,0 +1,1 @@
+"""Assessment 1: the lead-intent workflow. See README.md in this folder."""

@@ -1,5 +1,187 @@
-"""HTTP routes of this assessment (mounted by backend.main under its SPEC prefix)."""
+"""HTTP routes of Assessment 1 (mounted by backend.main under `/api/01-workflow`)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["Assessment 1 · lead-intent workflow"])
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import structlog
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from sqlmodel import Session
+
+from core.database import SessionDep
+from core.dependencies import LLMDep, SettingsDep
+from core.exceptions import AppException, PayloadTooLargeException, ValidationException
+
+from . import services
+from .classifier import INTENTS, Intent, local_intent_model
+from .importer import parse_leads_csv
+from .schemas import (
+    AuditEntryPublic,
+    AuditTrailPublic,
+    BatchResult,
+    ImportResult,
+    LeadCreate,
+    LeadDetail,
+    LeadPublic,
+    LeadsPublic,
+)
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/leads", tags=["Assessment 1 · lead-intent workflow"])
+
+
+def get_request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "") or ""
+
+
+RequestIdDep = Annotated[str, Depends(get_request_id)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Same key and same body → the stored lead again, no second row",
+    ),
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Train the local intent model once at start, and load the sample leads for the demo."""
+    try:
+        local_intent_model()
+    except AppException:
+        log.error("intent_model_unavailable", hint="data/leads/intent_train.csv is missing")
+    else:
+        if app.state.settings.LOAD_SAMPLE_DATA:
+            with Session(app.state.engine) as session:
+                loaded = await services.load_sample_leads(session, app.state.settings)
+            log.info("sample_leads_loaded", count=loaded)
+    yield
+
+
+@router.post("", status_code=201, response_model=LeadPublic)
+async def create_lead(
+    lead_in: LeadCreate,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    request_id: RequestIdDep,
+    idempotency_key: IdempotencyKey = None,
+) -> LeadPublic:
+    """Classify, extract, validate and store one lead, with its audit trail."""
+    lead, replayed = await services.create_lead(
+        session=session,
+        lead_in=lead_in,
+        llm=llm,
+        settings=settings,
+        request_id=request_id,
+        idempotency_key=idempotency_key,
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return lead
+
+
+@router.get("", response_model=LeadsPublic)
+def list_leads(
+    session: SessionDep,
+    intent: Annotated[str | None, Query(description="Sales, Support or Partnership")] = None,
+    low_confidence: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> LeadsPublic:
+    """Stored leads, newest first, filtered by intent and confidence, with the total count."""
+    leads, count = services.list_leads(
+        session,
+        intent=_intent(intent),
+        low_confidence=low_confidence,
+        limit=limit,
+        offset=offset,
+    )
+    return LeadsPublic(data=[services.to_detail(lead) for lead in leads], count=count)
+
+
+@router.get("/{lead_id}", response_model=LeadDetail)
+def read_lead(lead_id: str, session: SessionDep) -> LeadDetail:
+    """One stored lead."""
+    return services.to_detail(services.get_lead(session, lead_id))
+
+
+@router.get("/{lead_id}/audit", response_model=AuditTrailPublic)
+def read_lead_audit(lead_id: str, session: SessionDep) -> AuditTrailPublic:
+    """Every processing step of one lead, in order, with timings and raw model output."""
+    entries = services.get_audit_trail(session, lead_id)
+    return AuditTrailPublic(
+        lead_id=lead_id,
+        data=[AuditEntryPublic.model_validate(entry, from_attributes=True) for entry in entries],
+        count=len(entries),
+    )
+
+
+@router.post("/batch", response_model=BatchResult)
+async def create_leads_batch(
+    items: Annotated[list[Any], Body(description="Lead objects, as for POST /leads")],
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Process a JSON list of leads; each item gets its own result (created, duplicate, failed)."""
+    if not items:
+        raise ValidationException("The batch is empty", code="empty_batch")
+    return await services.create_batch(
+        session=session, items=items, llm=llm, settings=settings, request_id=request_id
+    )
+
+
+@router.post("/import", response_model=ImportResult)
+async def import_leads(
+    file: Annotated[UploadFile, File(description="A UTF-8 CSV with a header row")],
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    request_id: RequestIdDep,
+) -> ImportResult:
+    """Import leads from a CSV upload; each row gets its own result (created, duplicate, failed)."""
+    content = await file.read(settings.MAX_UPLOAD_BYTES + 1)
+    if len(content) > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLargeException(
+            f"The file is larger than {settings.MAX_UPLOAD_BYTES} bytes", code="file_too_large"
+        )
+    parsed = parse_leads_csv(content)
+    return await services.import_csv(
+        session=session,
+        parsed=parsed,
+        filename=file.filename,
+        size_bytes=len(content),
+        llm=llm,
+        settings=settings,
+        request_id=request_id,
+    )
+
+
+def _intent(value: str | None) -> Intent | None:
+    if value is None:
+        return None
+    for intent in INTENTS:
+        if value.strip().lower() == intent.lower():
+            return intent
+    raise ValidationException(
+        f"intent must be one of {', '.join(INTENTS)}; got {value!r}", code="invalid_intent"
+    )

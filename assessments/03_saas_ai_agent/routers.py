@@ -1,5 +1,68 @@
-"""HTTP routes of this assessment (mounted by backend.main under its SPEC prefix)."""
+"""Assessment 3's HTTP routes and start-up (mounted by backend.main under /api/03-saas).
 
-from fastapi import APIRouter
+At start (`lifespan`): build the runtime (on PostgreSQL, apply row-level
+security), create the platform admin from settings, load the demo tenants in
+development, and start the webhook worker.
+"""
 
-router = APIRouter(tags=["Assessment 3 · SaaS AI agent"])
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from .agents.router import router as agents_router
+from .audit.router import router as audit_router
+from .auth.router import router as auth_router
+from .config import SaasSettings
+from .crm.router import router as crm_router
+from .leads.router import router as leads_router
+from .runtime import create_runtime
+from .seed import seed_demo_tenants
+from .tenants.router import router as tenants_router
+from .tenants.service import bootstrap_platform_admin
+from .usage.router import router as usage_router
+from .webhooks.router import router as webhooks_router
+from .webhooks.worker import WebhookWorker
+
+router = APIRouter()
+for sub_router in (
+    auth_router,
+    tenants_router,
+    leads_router,
+    agents_router,
+    crm_router,
+    webhooks_router,
+    audit_router,
+    usage_router,
+):
+    router.include_router(sub_router)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.settings
+    # Tests and embedding apps may set their own before start.
+    saas = getattr(app.state, "saas_settings", None) or SaasSettings()
+    runtime = create_runtime(
+        settings=settings, saas=saas, engine=app.state.engine, app_state=app.state
+    )
+    app.state.saas = runtime
+    bootstrap_platform_admin(runtime)
+    if (
+        settings.LOAD_SAMPLE_DATA
+        and saas.LOAD_DEMO_TENANTS
+        and settings.ENVIRONMENT != "production"
+    ):
+        seed_demo_tenants(runtime)
+    runtime.worker = WebhookWorker(runtime)
+    if saas.WEBHOOK_WORKER_ENABLED:
+        await runtime.worker.start()
+    try:
+        yield
+    finally:
+        await runtime.worker.stop()
+        await runtime.crm.aclose()
+        if runtime.tenant_engine is not runtime.engine:
+            runtime.tenant_engine.dispose()

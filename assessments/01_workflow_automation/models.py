@@ -1,0 +1,62 @@
+"""Tables: `leads` (one row per processed lead) and `lead_audit` (one row per step)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "leads"
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    request_id: str = Field(index=True)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    source: str | None = None
+    name: str | None = None
+    # Stored normalised (lower-case email, E.164 phone) so duplicates are plain equality.
+    email: str | None = Field(default=None, index=True)
+    phone: str | None = Field(default=None, index=True)
+    budget: float | None = None
+    intent: str = Field(index=True)
+    confidence: float
+    low_confidence: bool = Field(index=True)
+    extraction_method: str
+    provider: str
+    model: str
+    processed_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), index=True)
+    )
+    idempotency_key: str | None = Field(default=None, unique=True)
+    request_fingerprint: str | None = None
+
+
+class LeadAudit(SQLModel, table=True):
+    """One processing step of one lead, or one whole batch or import (then `lead_id` is null)."""
+
+    __tablename__ = "lead_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str | None = Field(default=None, foreign_key="leads.id", index=True)
+    request_id: str = Field(index=True)
+    step: str
+    status: str = "ok"
+    input: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    output: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raw_output: str | None = Field(default=None, sa_column=Column(Text))
+    provider: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    confidence: float | None = None
+    error: str | None = None
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    duration_ms: float = 0.0

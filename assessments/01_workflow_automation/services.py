@@ -1,0 +1,404 @@
+"""The lead pipeline: classify → decide → extract → validate → persist, every step audited.
+
+```
+message → classify → decide: confidence > 0.7? ─ yes → extract (LLM) ──┬→ validate → persist
+                                                └ no ─→ extract (rules) ┘   explicit fields win
+                                                                            unless invalid
+```
+
+Each AI step runs its LLM implementation when there is an LLM and falls back
+to the local one when it fails (`core.ai_step.run_step`), so an LLM outage
+changes `extraction_method` to "fallback" and shows in the audit, but never
+loses a lead or fails a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, or_, select
+
+from core.config import Settings
+from core.exceptions import ConflictException, NotFoundException, PayloadTooLargeException
+from core.llm_client import LLMClient
+
+from .audit import AuditTrail, read_trail
+from .classifier import LEADS_DATA_DIR, Intent, classify_intent
+from .extraction import LeadFields, extract_candidates, resolve_fields
+from .importer import ParsedCsv, describe_errors
+from .models import Lead, LeadAudit
+from .schemas import (
+    BatchItemResult,
+    BatchResult,
+    ImportResult,
+    ImportRowResult,
+    ItemResult,
+    LeadCreate,
+    LeadDetail,
+    LeadPublic,
+)
+
+MAX_BATCH_ITEMS = 500
+SAMPLE_LEADS = LEADS_DATA_DIR / "sample_leads.json"
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ProcessedLead:
+    """A classified and extracted lead, not yet stored, with the trail of how it got here."""
+
+    lead: Lead
+    trail: AuditTrail
+
+
+async def process_lead(
+    lead_in: LeadCreate, *, llm: LLMClient | None, settings: Settings, request_id: str
+) -> ProcessedLead:
+    """Classify, decide, extract and validate one lead; nothing is stored yet."""
+    trail = AuditTrail(request_id)
+
+    with trail.step("classify", message=lead_in.message) as step:
+        classified = await classify_intent(text=lead_in.message, llm=llm, settings=settings)
+        step.from_outcome(classified)
+        prediction = classified.value
+        step.output = prediction.model_dump()
+        step.confidence = prediction.confidence
+
+    threshold = settings.INTENT_CONFIDENCE_THRESHOLD
+    with trail.step("decide", confidence=prediction.confidence, threshold=threshold) as step:
+        confident = prediction.confidence > threshold
+        route = "llm_extraction" if confident else "rule_extraction"
+        step.output = {"low_confidence": not confident, "route": route}
+        step.confidence = prediction.confidence
+
+    with trail.step("extract", message=lead_in.message, route=route) as step:
+        # Low confidence goes to the rules by design; an LLM that has just failed is not retried.
+        use_llm = llm if confident and not classified.fallback else None
+        extracted = await extract_candidates(text=lead_in.message, llm=use_llm, settings=settings)
+        step.from_outcome(extracted)
+        if confident and classified.fallback:
+            step.status = "fallback"
+            step.error = "LLM failed during classification; local rules used"
+        step.output = extracted.value.model_dump()
+    extraction_method = "llm" if confident and step.status == "ok" else "fallback"
+
+    explicit = lead_in.explicit_fields()
+    with trail.step("validate", explicit=explicit, extracted=extracted.value.model_dump()) as step:
+        fields, dropped = resolve_fields(extracted.value, explicit)
+        step.output = {"fields": fields.model_dump(), "dropped": dropped}
+
+    lead = Lead(
+        request_id=request_id,
+        message=lead_in.message,
+        source=lead_in.source,
+        name=fields.name,
+        email=fields.email,
+        phone=fields.phone,
+        budget=fields.budget,
+        intent=prediction.intent,
+        confidence=prediction.confidence,
+        low_confidence=not confident,
+        extraction_method=extraction_method,
+        provider=classified.provider,
+        model=classified.model,
+    )
+    return ProcessedLead(lead=lead, trail=trail)
+
+
+def persist_lead(session: Session, processed: ProcessedLead) -> LeadPublic:
+    """Store the lead and its audit trail in one transaction; the stored lead as answered."""
+    lead = processed.lead
+    with processed.trail.step("persist", table="leads") as step:
+        session.add(lead)
+        session.flush()
+        step.output = {"lead_id": lead.id}
+    processed.trail.save(session, lead_id=lead.id)
+    # Read before commit: reading after it would reload the row and hold a connection.
+    public = to_public(lead)
+    session.commit()
+    return public
+
+
+async def create_lead(
+    *,
+    session: Session,
+    lead_in: LeadCreate,
+    llm: LLMClient | None,
+    settings: Settings,
+    request_id: str,
+    idempotency_key: str | None = None,
+) -> tuple[LeadPublic, bool]:
+    """Process and store one lead; with a key seen before, the stored lead and `True`."""
+    fingerprint = _fingerprint(lead_in)
+    if idempotency_key and (stored := _replay(session, idempotency_key, fingerprint)):
+        return stored, True
+    processed = await process_lead(lead_in, llm=llm, settings=settings, request_id=request_id)
+    processed.lead.idempotency_key = idempotency_key
+    processed.lead.request_fingerprint = fingerprint
+    try:
+        return persist_lead(session, processed), False
+    except IntegrityError:
+        # A concurrent request with the same key stored its lead first.
+        session.rollback()
+        if idempotency_key and (stored := _replay(session, idempotency_key, fingerprint)):
+            return stored, True
+        raise
+
+
+def _fingerprint(lead_in: LeadCreate) -> str:
+    canonical = json.dumps(lead_in.model_dump(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(session: Session, key: str, fingerprint: str) -> LeadPublic | None:
+    stored = session.exec(select(Lead).where(Lead.idempotency_key == key)).first()
+    replay = to_public(stored) if stored is not None else None
+    reused = stored is not None and stored.request_fingerprint != fingerprint
+    # End the read transaction: no connection may be held while the LLM is awaited.
+    session.rollback()
+    if reused:
+        raise ConflictException(
+            "This Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+        )
+    return replay
+
+
+def to_public(lead: Lead) -> LeadPublic:
+    return LeadPublic.model_validate(
+        {
+            **lead.model_dump(),
+            "fields": LeadFields(
+                name=lead.name, email=lead.email, phone=lead.phone, budget=lead.budget
+            ),
+        }
+    )
+
+
+def to_detail(lead: Lead) -> LeadDetail:
+    return LeadDetail.model_validate(
+        {**to_public(lead).model_dump(), "message": lead.message, "source": lead.source}
+    )
+
+
+def list_leads(
+    session: Session,
+    *,
+    intent: Intent | None = None,
+    low_confidence: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Lead], int]:
+    """Newest first, with the total that matches the filters."""
+    conditions = []
+    if intent is not None:
+        conditions.append(col(Lead.intent) == intent)
+    if low_confidence is not None:
+        conditions.append(col(Lead.low_confidence) == low_confidence)
+    count = session.exec(select(func.count()).select_from(Lead).where(*conditions)).one()
+    statement = (
+        select(Lead)
+        .where(*conditions)
+        .order_by(col(Lead.processed_at).desc(), col(Lead.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(statement).all()), count
+
+
+def get_lead(session: Session, lead_id: str) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFoundException(f"Lead {lead_id!r} not found", code="lead_not_found")
+    return lead
+
+
+def get_audit_trail(session: Session, lead_id: str) -> list[LeadAudit]:
+    get_lead(session, lead_id)
+    return read_trail(session, lead_id)
+
+
+# --- many leads at once: batch and CSV import --------------------------------------------------
+
+
+async def create_batch(
+    *,
+    session: Session,
+    items: Sequence[Any],
+    llm: LLMClient | None,
+    settings: Settings,
+    request_id: str,
+) -> BatchResult:
+    """Validate and process each item on its own; duplicates and bad items are reported."""
+    if len(items) > MAX_BATCH_ITEMS:
+        raise PayloadTooLargeException(
+            f"A batch holds at most {MAX_BATCH_ITEMS} leads; this one has {len(items)}"
+        )
+    candidates = [(index, _validate_item(item)) for index, item in enumerate(items)]
+    results = await _create_many(
+        session, candidates, llm=llm, settings=settings, request_id=request_id
+    )
+    batch = BatchResult(
+        total=len(results),
+        results=[BatchItemResult(index=index, **item.model_dump()) for index, item in results],
+        **_counts(item for _, item in results),
+    )
+    _audit_bulk(
+        session,
+        step="batch",
+        request_id=request_id,
+        input={"items": len(items)},
+        output=batch.model_dump(include={"total", "created", "duplicates", "failed"}),
+    )
+    return batch
+
+
+async def import_csv(
+    *,
+    session: Session,
+    parsed: ParsedCsv,
+    filename: str | None,
+    size_bytes: int,
+    llm: LLMClient | None,
+    settings: Settings,
+    request_id: str,
+) -> ImportResult:
+    """Process every row of a parsed CSV; one audit entry for the whole import, with counts."""
+    candidates = [
+        (row.number, row.lead if row.lead is not None else row.errors) for row in parsed.rows
+    ]
+    results = await _create_many(
+        session, candidates, llm=llm, settings=settings, request_id=request_id
+    )
+    result = ImportResult(
+        import_id=uuid.uuid4().hex,
+        filename=filename,
+        total=len(results),
+        columns=parsed.columns,
+        ignored_columns=parsed.ignored_columns,
+        rows=[ImportRowResult(row=number, **item.model_dump()) for number, item in results],
+        **_counts(item for _, item in results),
+    )
+    _audit_bulk(
+        session,
+        step="import",
+        request_id=request_id,
+        input={"filename": filename, "size_bytes": size_bytes, "columns": parsed.columns},
+        output={
+            "import_id": result.import_id,
+            **result.model_dump(include={"total", "created", "duplicates", "failed"}),
+        },
+    )
+    return result
+
+
+def _validate_item(item: Any) -> LeadCreate | list[str]:
+    try:
+        return LeadCreate.model_validate(item)
+    except ValidationError as exc:
+        return describe_errors(exc)
+
+
+async def _create_many(
+    session: Session,
+    candidates: Iterable[tuple[int, LeadCreate | list[str]]],
+    *,
+    llm: LLMClient | None,
+    settings: Settings,
+    request_id: str,
+) -> list[tuple[int, ItemResult]]:
+    results: list[tuple[int, ItemResult]] = []
+    created_by_key: dict[str, str] = {}
+    for position, candidate in candidates:
+        if isinstance(candidate, list):
+            results.append((position, ItemResult(status="failed", errors=candidate)))
+            continue
+        try:
+            processed = await process_lead(
+                candidate, llm=llm, settings=settings, request_id=request_id
+            )
+            keys = duplicate_keys(processed.lead)
+            earlier = next((created_by_key[key] for key in keys if key in created_by_key), None)
+            duplicate_of = earlier or find_stored_duplicate(session, processed.lead)
+            if duplicate_of is not None:
+                session.rollback()  # end the read: no connection held across the next LLM call
+                results.append(
+                    (position, ItemResult(status="duplicate", duplicate_of=duplicate_of))
+                )
+                continue
+            lead = persist_lead(session, processed)
+        except Exception:
+            # One broken item must not sink the others; it is reported and logged.
+            session.rollback()
+            log.exception("bulk_item_failed", position=position)
+            failure = ItemResult(status="failed", errors=["internal error while processing"])
+            results.append((position, failure))
+            continue
+        created_by_key.update(dict.fromkeys(keys, lead.id))
+        results.append((position, ItemResult(status="created", lead=lead)))
+    return results
+
+
+def duplicate_keys(lead: Lead) -> list[str]:
+    """A lead's identity for duplicate detection: its normalised email and E.164 phone."""
+    keys = []
+    if lead.email:
+        keys.append(f"email:{lead.email}")
+    if lead.phone:
+        keys.append(f"phone:{lead.phone}")
+    return keys
+
+
+def find_stored_duplicate(session: Session, lead: Lead) -> str | None:
+    conditions = []
+    if lead.email:
+        conditions.append(col(Lead.email) == lead.email)
+    if lead.phone:
+        conditions.append(col(Lead.phone) == lead.phone)
+    if not conditions:
+        return None
+    return session.exec(select(Lead.id).where(or_(*conditions)).limit(1)).first()
+
+
+def _counts(items: Iterable[ItemResult]) -> dict[str, int]:
+    statuses = [item.status for item in items]
+    return {
+        "created": statuses.count("created"),
+        "duplicates": statuses.count("duplicate"),
+        "failed": statuses.count("failed"),
+    }
+
+
+def _audit_bulk(session: Session, *, step: str, request_id: str, input: dict, output: dict) -> None:
+    trail = AuditTrail(request_id)
+    with trail.step(step, **input) as record:
+        record.output = output
+    trail.save(session, lead_id=None)
+    session.commit()
+
+
+# --- demo data ----------------------------------------------------------------------------------
+
+
+async def load_sample_leads(session: Session, settings: Settings) -> int:
+    """Store the shipped sample leads (local provider, no LLM cost) when there are none yet."""
+    if session.exec(select(func.count()).select_from(Lead)).one() > 0:
+        return 0
+    items = json.loads(SAMPLE_LEADS.read_text(encoding="utf-8"))
+    request_id = f"sample-{uuid.uuid4().hex[:12]}"
+    stored = 0
+    for item in items:
+        processed = await process_lead(
+            LeadCreate.model_validate(item), llm=None, settings=settings, request_id=request_id
+        )
+        persist_lead(session, processed)
+        stored += 1
+    return stored

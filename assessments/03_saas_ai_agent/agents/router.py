@@ -1,0 +1,42 @@
+"""The three agents, run on the caller's input (SPEC §4.3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..dependencies import CanRunAgents, RuntimeDep
+from . import service
+from .schemas import (
+    ExtractRequest,
+    ExtractResponse,
+    QualifyRequest,
+    QualifyResponse,
+    ReplyRequest,
+    ReplyResponse,
+)
+
+router = APIRouter(prefix="/agents", tags=["A3 · agents"])
+
+
+@router.post("/qualify")
+async def qualify_lead(
+    body: QualifyRequest, ctx: CanRunAgents, runtime: RuntimeDep
+) -> QualifyResponse:
+    """Score a lead 0..1 with reasons; with `lead_id` the score is saved on the lead."""
+    return await service.qualify(runtime, ctx, body)
+
+
+@router.post("/extract")
+async def extract_entities(
+    body: ExtractRequest, ctx: CanRunAgents, runtime: RuntimeDep
+) -> ExtractResponse:
+    """Find name, email, phone (E.164) and budget in a text."""
+    return await service.extract(runtime, ctx, body)
+
+
+@router.post("/reply")
+async def generate_reply(
+    body: ReplyRequest, ctx: CanRunAgents, runtime: RuntimeDep
+) -> ReplyResponse:
+    """Draft a reply to an email thread, using what the tenant knows about the lead."""
+    return await service.reply(runtime, ctx, body)

@@ -1,0 +1,100 @@
+"""Agent inputs and outputs, and the request and response bodies of `/agents/*`."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, Field, model_validator
+
+Criterion = str  # "budget" | "authority" | "need" | "timing"
+CRITERIA: tuple[Criterion, ...] = ("budget", "authority", "need", "timing")
+
+
+class LeadProfile(BaseModel):
+    """What the tenant knows about a lead (or what a caller sends inline)."""
+
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    company: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=10_000)
+    budget: float | None = Field(default=None, ge=0)
+    ai_score: float | None = None
+    ai_reasons: list[str] | None = None
+
+
+class Qualification(BaseModel):
+    score: float = Field(ge=0, le=1)
+    reasons: list[str]
+    criteria: dict[Criterion, float]
+
+
+class ReplyInput(BaseModel):
+    thread: str
+    lead: LeadProfile | None = None
+    sender: str
+
+
+class ExtractedFields(BaseModel):
+    name: str | None
+    email: str | None
+    phone: str | None
+    budget: float | None
+
+
+# --- HTTP bodies ------------------------------------------------------------------------------
+
+
+class QualifyRequest(BaseModel):
+    lead: LeadProfile | None = None
+    lead_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QualifyRequest:
+        if (self.lead is None) == (self.lead_id is None):
+            raise ValueError("send either `lead` or `lead_id`")
+        return self
+
+
+class ExtractRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class ReplyRequest(BaseModel):
+    thread: str = Field(min_length=1, max_length=50_000)
+    lead_id: uuid.UUID | None = None
+
+
+class UsagePublic(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: float | None
+
+
+class AgentRunPublic(BaseModel):
+    agent: str
+    provider: str
+    model: str
+    fallback: bool
+    fallback_reason: str | None
+    prompt_version: str | None
+    latency_ms: float
+    usage: UsagePublic
+
+
+class QualifyResponse(AgentRunPublic):
+    score: float
+    reasons: list[str]
+    criteria: dict[Criterion, float]
+    lead_id: uuid.UUID | None
+
+
+class ExtractResponse(AgentRunPublic):
+    fields: ExtractedFields
+    notes: list[str]
+
+
+class ReplyResponse(AgentRunPublic):
+    reply: str
+    lead_id: uuid.UUID | None

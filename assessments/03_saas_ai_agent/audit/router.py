@@ -1,0 +1,25 @@
+"""The caller's tenant's audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..dependencies import TenantAdmin, TenantDBDep
+from . import service
+from .models import AuditLogPublic
+
+router = APIRouter(tags=["A3 · audit and usage"])
+
+
+@router.get("/audit")
+def read_audit_log(
+    ctx: TenantAdmin,
+    db: TenantDBDep,
+    action: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AuditLogPublic:
+    """Every write and agent run in this tenant, newest first (`?action=` filters)."""
+    return service.list_entries(db, action=action, limit=limit, offset=offset)

@@ -1,0 +1,46 @@
+"""Recording to the audit log, and reading a tenant's log back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col
+
+from ..auth.context import RequestContext
+from ..db import TenantDB
+from .models import AuditEntryPublic, AuditLog, AuditLogPublic
+
+
+def record(
+    db: TenantDB,
+    ctx: RequestContext,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Add an entry to the caller's transaction: it commits with the change it describes."""
+    entry = AuditLog(
+        tenant_id=db.tenant_id,
+        user_id=ctx.user_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        details=details or {},
+        request_id=ctx.request_id or None,
+    )
+    return db.add(entry)
+
+
+def list_entries(db: TenantDB, *, action: str | None, limit: int, offset: int) -> AuditLogPublic:
+    statement = db.select(AuditLog)
+    if action:
+        statement = statement.where(AuditLog.action == action)
+    count = db.count(statement)
+    rows = db.all(
+        statement.order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return AuditLogPublic(data=[AuditEntryPublic.model_validate(r) for r in rows], count=count)

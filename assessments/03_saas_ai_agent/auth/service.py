@@ -1,0 +1,63 @@
+"""Signing in, and turning a token back into a request context."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from core.exceptions import AuthenticationException
+
+from ..runtime import SaasRuntime
+from ..tenants.models import Role, Tenant, User
+from .context import PERMISSIONS, RequestContext
+from .tokens import BEARER, TokenClaims
+
+
+def authenticate_user(runtime: SaasRuntime, *, email: str, password: str) -> User:
+    """The user with these credentials, or 401 (same answer for unknown email and bad password)."""
+    runtime.rate_limiter.hit_login(email)
+    # Privileged: emails are unique across tenants and the tenant is not known yet.
+    with runtime.privileged() as session:
+        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        if user is None:
+            runtime.passwords.verify_nothing(password)
+            raise AuthenticationException("Incorrect email or password")
+        if not runtime.passwords.verify(user.password_hash, password):
+            raise AuthenticationException("Incorrect email or password")
+        if runtime.passwords.needs_rehash(user.password_hash):
+            user.password_hash = runtime.passwords.hash(password)
+            session.add(user)
+            session.commit()
+        return user
+
+
+def load_context(runtime: SaasRuntime, claims: TokenClaims, *, request_id: str) -> RequestContext:
+    """The caller's context, checked against the database: a token for a user who is not in
+    the tenant it names (a forged or stale tenant claim) is refused."""
+    if claims.tenant_id is None:
+        with runtime.privileged() as session:
+            user = session.exec(
+                select(User).where(User.id == claims.user_id, col(User.tenant_id).is_(None))
+            ).first()
+        if user is None or user.role != Role.PLATFORM_ADMIN:
+            raise AuthenticationException("The access token is invalid", headers=BEARER)
+        return RequestContext(
+            tenant_id=None,
+            user_id=user.id,
+            permissions=PERMISSIONS[Role.PLATFORM_ADMIN],
+            role=Role.PLATFORM_ADMIN,
+            request_id=request_id,
+        )
+    with runtime.tenant_db(claims.tenant_id) as db:
+        user = db.get(User, claims.user_id)
+        tenant = db.first(db.select(Tenant).where(Tenant.id == claims.tenant_id)) if user else None
+    if user is None or tenant is None:
+        raise AuthenticationException("The access token is invalid", headers=BEARER)
+    role = Role(user.role)
+    return RequestContext(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        permissions=PERMISSIONS[role],
+        role=role,
+        subscription_tier=tenant.subscription_tier,
+        request_id=request_id,
+    )

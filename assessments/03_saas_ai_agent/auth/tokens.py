@@ -1,0 +1,67 @@
+"""Access tokens: HS256 JWTs with `sub` (user id), `tenant` (tenant id or null), `iat`, `exp`.
+
+The algorithm is pinned on decode, so `alg: none` and every other algorithm
+are refused whatever the token's header says.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from core.config import Settings
+from core.exceptions import AuthenticationException
+
+BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID | None
+
+
+def create_access_token(
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "tenant": str(tenant_id) if tenant_id is not None else None,
+        "iat": issued,
+        "exp": issued + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES),
+    }
+    secret, _ = settings.jwt_secret()
+    return jwt.encode(claims, secret, algorithm=settings.JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, settings: Settings) -> TokenClaims:
+    secret, _ = settings.jwt_secret()
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[settings.JWT_ALGORITHM],
+            options={"require": ["sub", "iat", "exp"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationException("The access token has expired", headers=BEARER) from None
+    except jwt.InvalidTokenError:
+        raise AuthenticationException("The access token is invalid", headers=BEARER) from None
+    # Present but null for the platform admin, who belongs to no tenant.
+    if "tenant" not in claims:
+        raise AuthenticationException("The access token has no tenant claim", headers=BEARER)
+    try:
+        user_id = uuid.UUID(claims["sub"])
+        tenant = claims["tenant"]
+        tenant_id = uuid.UUID(tenant) if tenant is not None else None
+    except (TypeError, ValueError, AttributeError):
+        raise AuthenticationException("The access token is invalid", headers=BEARER) from None
+    return TokenClaims(user_id=user_id, tenant_id=tenant_id)

@@ -1,0 +1,38 @@
+"""The embedded CRM (the default CRM backend), tenant-scoped like leads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ..dependencies import CanReadCRM, CanWriteCRM, TenantDBDep
+from . import service
+from .models import ContactCreate, ContactPublic, ContactsPublic
+
+router = APIRouter(prefix="/crm/contacts", tags=["A3 · CRM"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_contact(body: ContactCreate, ctx: CanWriteCRM, db: TenantDBDep) -> ContactPublic:
+    """Create a contact in the embedded CRM."""
+    return ContactPublic.model_validate(service.create_contact(db, ctx, body))
+
+
+@router.get("")
+def list_contacts(
+    ctx: CanReadCRM,
+    db: TenantDBDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ContactsPublic:
+    """The tenant's contacts, newest first."""
+    rows, count = service.list_contacts(db, limit=limit, offset=offset)
+    return ContactsPublic(data=[ContactPublic.model_validate(c) for c in rows], count=count)
+
+
+@router.get("/{contact_id}")
+def read_contact(contact_id: uuid.UUID, ctx: CanReadCRM, db: TenantDBDep) -> ContactPublic:
+    """One contact, with its AI score once a webhook has been processed."""
+    return ContactPublic.model_validate(service.get_contact(db, contact_id))

@@ -1,0 +1,154 @@
+"""The data layer: one tenant-scoped way in, and one narrow, clearly named privileged way.
+
+Every tenant query goes through `TenantDB`: statements start from
+`db.select(Model)`, already filtered to the caller's tenant, and rows are
+stamped with it on `db.add(row)`. On PostgreSQL the same session also runs as
+a role without BYPASSRLS and sets `app.tenant_id` for each transaction, so
+row-level security (see `rls.py`) filters even a raw `SELECT * FROM lead`.
+
+`privileged_session` is for the few paths that must cross tenants before a
+tenant is known: sign-in by email, tenant creation, webhook intake looking up
+the signing secret, and the webhook worker finding due events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, DateTime, TypeDecorator, Update, event, text, update
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session, SQLModel, create_engine, func, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which stores no zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def tenant_column(model: type[SQLModel]) -> Any:
+    """The column naming a row's tenant: `tenant_id`, or `id` on the tenant table itself."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return table.c.id if table.name == "tenant" else table.c.tenant_id
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class TenantDB:
+    """A session bound to one tenant; the only way services reach tenant data."""
+
+    def __init__(self, session: Session, tenant_id: uuid.UUID) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def owns(self, model: type[SQLModel]) -> ColumnElement[bool]:
+        return tenant_column(model) == self.tenant_id
+
+    def select(self, model: type[M], *columns: Any) -> SelectOfScalar[M]:
+        """`SELECT model` (or the given columns of it) limited to this tenant's rows."""
+        statement = select(*columns) if columns else select(model)
+        return statement.where(self.owns(model))  # type: ignore[return-value]
+
+    def update(self, model: type[SQLModel]) -> Update:
+        return update(model).where(self.owns(model))
+
+    def get(self, model: type[M], row_id: Any) -> M | None:
+        return self.session.exec(self.select(model).where(model.id == row_id)).first()  # type: ignore[attr-defined]
+
+    def all(self, statement: SelectOfScalar[M]) -> list[M]:
+        return list(self.session.exec(statement).all())
+
+    def first(self, statement: SelectOfScalar[M]) -> M | None:
+        return self.session.exec(statement).first()
+
+    def count(self, statement: SelectOfScalar[Any]) -> int:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        return int(self.session.exec(counted).one())
+
+    def add(self, row: M) -> M:
+        owner = getattr(row, "tenant_id", None)
+        if owner is not None and owner != self.tenant_id:
+            raise PermissionError("refusing to write a row owned by another tenant")
+        row.tenant_id = self.tenant_id  # type: ignore[attr-defined]
+        self.session.add(row)
+        return row
+
+    def delete(self, row: SQLModel) -> None:
+        if row.tenant_id != self.tenant_id:  # type: ignore[attr-defined]
+            raise PermissionError("refusing to delete a row owned by another tenant")
+        self.session.delete(row)
+
+    def execute(self, statement: Update) -> int:
+        return self.session.exec(statement).rowcount  # type: ignore[call-overload,no-any-return]
+
+    def commit(self) -> None:
+        self.session.commit()
+
+
+def create_tenant_engine(privileged: Engine, *, app_role: str) -> Engine:
+    """The engine tenant traffic uses: on PostgreSQL, connections that run as `app_role`.
+
+    SQLite has no roles or row-level security; there `TenantDB` alone scopes
+    queries and the one engine serves both paths.
+    """
+    if privileged.dialect.name != "postgresql":
+        return privileged
+    engine = create_engine(privileged.url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _run_as_app_role(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        with dbapi_connection.cursor() as cursor:
+            # The role name is validated by the settings pattern; identifiers cannot be bound.
+            cursor.execute(f'SET ROLE "{app_role}"')
+            cursor.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
+
+    return engine
+
+
+@contextmanager
+def tenant_session(engine: Engine, tenant_id: uuid.UUID) -> Iterator[TenantDB]:
+    session = Session(engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(session, "after_begin")
+        def _scope_transaction(
+            _session: Session, _transaction: SessionTransaction, connection: Connection
+        ) -> None:
+            connection.execute(
+                text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+                {"tenant_id": str(tenant_id)},
+            )
+
+    with session:
+        yield TenantDB(session, tenant_id)
+
+
+@contextmanager
+def privileged_session(engine: Engine) -> Iterator[Session]:
+    """A session that sees every tenant. Only for the cross-tenant paths listed above."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

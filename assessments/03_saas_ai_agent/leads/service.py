@@ -1,0 +1,73 @@
+"""A tenant's leads: create, read, update, delete, and record a qualification."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlmodel import col, func
+
+from core.exceptions import NotFoundException
+
+from ..audit import service as audit
+from ..auth.context import RequestContext
+from ..db import TenantDB, utcnow
+from .models import Lead, LeadCreate, LeadUpdate
+
+
+def create_lead(db: TenantDB, ctx: RequestContext, lead_in: LeadCreate) -> Lead:
+    lead = db.add(Lead.model_validate(lead_in, update={"tenant_id": db.tenant_id}))
+    audit.record(db, ctx, action="lead.created", resource_type="lead", resource_id=lead.id)
+    db.commit()
+    return lead
+
+
+def get_lead(db: TenantDB, lead_id: uuid.UUID) -> Lead:
+    """The lead, if it belongs to this tenant; another tenant's id is simply not found."""
+    lead = db.get(Lead, lead_id)
+    if lead is None:
+        raise NotFoundException(f"Lead {lead_id} not found")
+    return lead
+
+
+def list_leads(db: TenantDB, *, limit: int, offset: int) -> tuple[Sequence[Lead], int]:
+    statement = db.select(Lead)
+    rows = db.all(statement.order_by(col(Lead.created_at).desc()).offset(offset).limit(limit))
+    return rows, db.count(statement)
+
+
+def update_lead(db: TenantDB, ctx: RequestContext, lead: Lead, changes: LeadUpdate) -> Lead:
+    values = changes.model_dump(exclude_unset=True)
+    lead.sqlmodel_update(values)
+    lead.updated_at = utcnow()
+    db.session.add(lead)
+    audit.record(
+        db,
+        ctx,
+        action="lead.updated",
+        resource_type="lead",
+        resource_id=lead.id,
+        details={"fields": sorted(values)},
+    )
+    db.commit()
+    return lead
+
+
+def delete_lead(db: TenantDB, ctx: RequestContext, lead: Lead) -> None:
+    db.delete(lead)
+    audit.record(db, ctx, action="lead.deleted", resource_type="lead", resource_id=lead.id)
+    db.commit()
+
+
+def record_qualification(lead: Lead, *, score: float, reasons: list[str]) -> None:
+    lead.ai_score = score
+    lead.ai_reasons = reasons
+    lead.qualified_at = lead.updated_at = utcnow()
+
+
+def find_for_contact(db: TenantDB, *, contact_id: str, email: str | None) -> Lead | None:
+    """The tenant's lead mirroring a CRM contact: linked by contact id, else matched by email."""
+    linked = db.first(db.select(Lead).where(Lead.crm_contact_id == contact_id))
+    if linked is not None or not email:
+        return linked
+    return db.first(db.select(Lead).where(func.lower(Lead.email) == email.lower()))

@@ -1,0 +1,107 @@
+"""What this assessment builds once at start and shares: engines, CRM, limiter, worker.
+
+Kept on `app.state.saas`. Everything a webhook job needs is reachable from it,
+so the same `process_event(runtime, ...)` runs in the in-process worker today
+and in a Celery task later (build a runtime in the worker process instead).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.config import Settings
+from core.llm_client import LLMClient
+
+from .auth.passwords import Passwords
+from .config import SaasSettings, Tier
+from .crm.client import CRMClient
+from .crm.embedded import EmbeddedCRM
+from .crm.hubspot import HubSpotCRM
+from .db import TenantDB, create_tenant_engine, privileged_session, tenant_session
+from .ratelimit import TenantRateLimiter
+from .rls import apply_row_level_security
+
+if TYPE_CHECKING:
+    from .webhooks.worker import WebhookWorker
+
+
+@dataclass
+class SaasRuntime:
+    settings: Settings
+    saas: SaasSettings
+    engine: Engine
+    tenant_engine: Engine
+    passwords: Passwords
+    rate_limiter: TenantRateLimiter
+    crm: CRMClient
+    # The app's state, read on use: tests and operators may swap `llm` while running.
+    app_state: Any = None
+    worker: WebhookWorker | None = field(default=None)
+
+    @property
+    def llm(self) -> LLMClient | None:
+        return getattr(self.app_state, "llm", None)
+
+    @contextmanager
+    def tenant_db(self, tenant_id: uuid.UUID) -> Iterator[TenantDB]:
+        with tenant_session(self.tenant_engine, tenant_id) as db:
+            yield db
+
+    @contextmanager
+    def privileged(self) -> Iterator[Session]:
+        with privileged_session(self.engine) as session:
+            yield session
+
+    def monthly_agent_runs(self, tier: Tier | None) -> int | None:
+        return self.saas.MONTHLY_AGENT_RUNS[tier or "starter"]
+
+    def model_for(self, agent: str) -> str:
+        configured = {
+            "reply": self.saas.REPLY_MODEL,
+            "qualify": self.saas.QUALIFY_MODEL,
+            "extract": self.saas.EXTRACT_MODEL,
+        }.get(agent)
+        return configured or self.settings.OPENAI_CHAT_MODEL
+
+
+def create_runtime(
+    *, settings: Settings, saas: SaasSettings, engine: Engine, app_state: Any = None
+) -> SaasRuntime:
+    """Everything but the worker; on PostgreSQL this also applies row-level security."""
+    if engine.dialect.name == "postgresql":
+        apply_row_level_security(engine, app_role=saas.DB_APP_ROLE)
+    tenant_engine = create_tenant_engine(engine, app_role=saas.DB_APP_ROLE)
+    return SaasRuntime(
+        settings=settings,
+        saas=saas,
+        engine=engine,
+        tenant_engine=tenant_engine,
+        passwords=Passwords(saas.password_hash_profile(settings.ENVIRONMENT)),
+        rate_limiter=TenantRateLimiter(
+            storage_uri=settings.REDIS_URL or "memory://",
+            tier_limits=saas.RATE_LIMITS,
+            login_limit=saas.LOGIN_RATE_LIMIT,
+        ),
+        crm=create_crm(saas, tenant_engine),
+        app_state=app_state,
+    )
+
+
+def create_crm(saas: SaasSettings, tenant_engine: Engine) -> CRMClient:
+    if saas.CRM_BACKEND == "hubspot":
+        if not saas.HUBSPOT_TOKEN:
+            raise ValueError("SAAS_HUBSPOT_TOKEN is required when SAAS_CRM_BACKEND=hubspot")
+        return HubSpotCRM(
+            token=saas.HUBSPOT_TOKEN,
+            base_url=saas.HUBSPOT_BASE_URL,
+            score_property=saas.HUBSPOT_SCORE_PROPERTY,
+            timeout=saas.HUBSPOT_TIMEOUT_SECONDS,
+        )
+    return EmbeddedCRM(tenant_engine)

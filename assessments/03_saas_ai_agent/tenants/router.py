@@ -1,0 +1,73 @@
+"""Tenants (platform admin) and the users of a tenant (tenant admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ..dependencies import PlatformAdmin, RuntimeDep, TenantAdmin, TenantDBDep
+from . import service
+from .models import (
+    TenantCreate,
+    TenantCreated,
+    TenantLimits,
+    TenantPublic,
+    UserCreate,
+    UserPublic,
+    UsersPublic,
+    WebhookSecret,
+)
+
+router = APIRouter(tags=["A3 · tenants"])
+
+
+@router.post("/tenants", status_code=status.HTTP_201_CREATED)
+def create_tenant(body: TenantCreate, ctx: PlatformAdmin, runtime: RuntimeDep) -> TenantCreated:
+    """Create a tenant and its admin; the webhook secret is shown this once."""
+    return service.create_tenant(runtime, ctx, body)
+
+
+@router.get("/tenants/me")
+def read_my_tenant(db: TenantDBDep, runtime: RuntimeDep) -> TenantPublic:
+    """The caller's tenant, with its rate limit and monthly agent-run quota."""
+    tenant = service.current_tenant(db)
+    return TenantPublic(
+        id=tenant.id,
+        name=tenant.name,
+        subscription_tier=tenant.subscription_tier,
+        created_at=tenant.created_at,
+        limits=TenantLimits(
+            rate_limit=str(runtime.rate_limiter.limit_for(tenant.subscription_tier)),
+            monthly_agent_runs=runtime.monthly_agent_runs(tenant.subscription_tier),
+        ),
+    )
+
+
+@router.post("/tenants/me/webhook-secret")
+def rotate_webhook_secret(ctx: TenantAdmin, db: TenantDBDep) -> WebhookSecret:
+    """Replace the webhook signing secret; the new one is shown this once."""
+    return WebhookSecret(webhook_secret=service.rotate_webhook_secret(db, ctx))
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def create_user(
+    body: UserCreate, ctx: TenantAdmin, db: TenantDBDep, runtime: RuntimeDep
+) -> UserPublic:
+    """Add a user (a member by default) to the caller's tenant."""
+    user = service.create_user(runtime, db, ctx, body)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.get("/users")
+def list_users(
+    ctx: TenantAdmin,
+    db: TenantDBDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UsersPublic:
+    """The users of the caller's tenant."""
+    users, count = service.list_users(db, limit=limit, offset=offset)
+    return UsersPublic(
+        data=[UserPublic.model_validate(u, from_attributes=True) for u in users], count=count
+    )

@@ -1,0 +1,71 @@
+"""CRM webhooks in (verified, stored, acknowledged) and the inbox out (list, replay)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep
+from . import service
+from .models import EventStatus, WebhookEventPublic, WebhookEventsPublic, WebhookReceipt
+
+router = APIRouter(prefix="/webhooks", tags=["A3 · webhooks"])
+
+_SIGNED_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": service.ContactUpdated.model_json_schema()}},
+    },
+    "parameters": [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ],
+}
+
+
+@router.post(
+    "/crm/contact.updated",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_SIGNED_BODY,
+)
+async def receive_contact_updated(request: Request, runtime: RuntimeDep) -> WebhookReceipt:
+    """Verify a Standard Webhooks delivery, store it, and acknowledge; processing is async."""
+    body = await request.body()
+    event = await run_in_threadpool(service.receive, runtime, body, request.headers)
+    if runtime.worker is not None:
+        runtime.worker.notify()
+    return WebhookReceipt(event_id=event.event_id)
+
+
+@router.get("/events")
+def list_events(
+    ctx: CanReadCRM,
+    db: TenantDBDep,
+    status: EventStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> WebhookEventsPublic:
+    """The tenant's webhook inbox; `?status=dead` lists the dead letters."""
+    rows, count = service.list_events(db, status=status, limit=limit, offset=offset)
+    return WebhookEventsPublic(
+        data=[WebhookEventPublic.model_validate(row) for row in rows], count=count
+    )
+
+
+@router.get("/events/{event_id}")
+def read_event(event_id: str, ctx: CanReadCRM, db: TenantDBDep) -> WebhookEventPublic:
+    """One inbox event and where it is in its life."""
+    return WebhookEventPublic.model_validate(service.get_event(db, event_id))
+
+
+@router.post("/events/{event_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+def replay_event(
+    event_id: str, ctx: CanWriteCRM, db: TenantDBDep, runtime: RuntimeDep
+) -> WebhookEventPublic:
+    """Queue a dead (or failed) event again with a fresh set of attempts."""
+    event = service.replay(db, ctx, event_id)
+    if runtime.worker is not None:
+        runtime.worker.notify()
+    return WebhookEventPublic.model_validate(event)

@@ -1,0 +1,140 @@
+"""Webhook intake (verify, then store once) and the inbox as tenants see it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Literal, NoReturn
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from core.exceptions import (
+    AuthenticationException,
+    ConflictException,
+    NotFoundException,
+    ValidationException,
+)
+
+from ..audit import service as audit
+from ..auth.context import RequestContext
+from ..db import TenantDB, utcnow
+from ..errors import validation_details
+from ..runtime import SaasRuntime
+from ..tenants.models import Tenant
+from .models import EventStatus, WebhookEvent
+from .signatures import InvalidSignature, verify_signature
+
+log = structlog.get_logger(__name__)
+REPLAYABLE = frozenset({EventStatus.DEAD, EventStatus.FAILED})
+
+
+class ContactData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=100)
+
+
+class ContactUpdated(BaseModel):
+    type: Literal["contact.updated"]
+    tenant_id: uuid.UUID
+    data: ContactData
+
+
+def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+    """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once."""
+    tenant = _verified_sender(runtime, body, headers)
+    try:
+        event = ContactUpdated.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValidationException(
+            "Not a contact.updated event", details=validation_details(exc)
+        ) from None
+    event_id = headers["webhook-id"]
+    ctx = RequestContext.system(
+        tenant.id, tenant.subscription_tier, request_id=f"webhook:{event_id}"
+    )
+    with runtime.tenant_db(tenant.id) as db:
+        stored = _find(db, event_id)
+        if stored is not None:
+            log.info("webhook_duplicate", event_id=event_id)
+            return stored
+        stored = db.add(WebhookEvent(event_id=event_id, type=event.type, payload=json.loads(body)))
+        audit.record(
+            db, ctx, action="webhook.received", resource_type="webhook_event", resource_id=event_id
+        )
+        try:
+            db.commit()
+        except IntegrityError:  # the same delivery, racing itself
+            db.session.rollback()
+            return _find(db, event_id) or _not_found(event_id)
+        return stored
+
+
+def _verified_sender(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> Tenant:
+    """The tenant that signed this delivery. Every failure looks the same from outside,
+    so a caller cannot learn which tenant ids exist."""
+    try:
+        claimed = json.loads(body).get("tenant_id")
+        tenant_id = uuid.UUID(str(claimed))
+    except (ValueError, AttributeError, TypeError):
+        _reject("no readable tenant_id")
+    # Privileged: the secret must be read before the sender is trusted as this tenant.
+    with runtime.privileged() as session:
+        tenant = session.exec(select(Tenant).where(Tenant.id == tenant_id)).first()
+    if tenant is None:
+        _reject("unknown tenant")
+    try:
+        verify_signature(tenant.webhook_secret, body, headers)
+    except InvalidSignature as exc:
+        _reject(str(exc))
+    return tenant
+
+
+def _reject(reason: str) -> NoReturn:
+    log.warning("webhook_rejected", reason=reason)
+    raise AuthenticationException("Webhook signature verification failed")
+
+
+def _find(db: TenantDB, event_id: str) -> WebhookEvent | None:
+    return db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+
+
+def _not_found(event_id: str) -> NoReturn:
+    raise NotFoundException(f"Webhook event {event_id} not found")
+
+
+def get_event(db: TenantDB, event_id: str) -> WebhookEvent:
+    return _find(db, event_id) or _not_found(event_id)
+
+
+def list_events(
+    db: TenantDB, *, status: EventStatus | None, limit: int, offset: int
+) -> tuple[list[WebhookEvent], int]:
+    statement = db.select(WebhookEvent)
+    if status is not None:
+        statement = statement.where(WebhookEvent.status == status)
+    rows = db.all(
+        statement.order_by(col(WebhookEvent.created_at).desc()).offset(offset).limit(limit)
+    )
+    return rows, db.count(statement)
+
+
+def replay(db: TenantDB, ctx: RequestContext, event_id: str) -> WebhookEvent:
+    """Queue a dead (or failed) event again, with a fresh set of attempts."""
+    event = get_event(db, event_id)
+    if event.status not in REPLAYABLE:
+        raise ConflictException(
+            f"Only dead or failed events can be replayed; this one is {event.status}"
+        )
+    event.status = EventStatus.PENDING
+    event.attempts = 0
+    event.next_attempt_at = event.updated_at = utcnow()
+    db.session.add(event)
+    audit.record(
+        db, ctx, action="webhook.replayed", resource_type="webhook_event", resource_id=event_id
+    )
+    db.commit()
+    return event

@@ -1,0 +1,244 @@
+"""Multi-tenant SaaS figures for this machine, on the local provider.
+
+    .venv/bin/python bench/bench_saas.py [--quick] [--no-postgres]
+
+Starts the backend with uvicorn on loopback, once on SQLite and once on
+PostgreSQL (a scratch database on 127.0.0.1:5432, row-level security on), and
+prints: signed webhook deliveries accepted per second (20 concurrent senders),
+events processed per second by the in-process worker (contact fetched,
+qualified, score written back to the CRM and the lead), and the p50/p99
+latency of an authenticated, tenant-scoped `GET /api/03-saas/leads`
+(20 concurrent clients, 100 leads in the tenant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+from standardwebhooks import Webhook
+
+ROOT = Path(__file__).resolve().parents[1]
+API = "/api/03-saas"
+CONCURRENCY = 20
+PG_ADMIN_DSN = os.environ.get("SAAS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN = {"email": "admin@example.com", "password": "change-me-admin"}
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def backend(data_dir: Path, database_url: str | None) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "LLM_PROVIDER": "local",
+        "EMBEDDING_PROVIDER": "local",
+        "LOAD_SAMPLE_DATA": "false",
+        "LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "development",
+        "SAAS_RATE_LIMITS": json.dumps(
+            dict.fromkeys(("starter", "pro", "enterprise"), "1000000/minute")
+        ),
+        "SAAS_WEBHOOK_BATCH_SIZE": "50",
+        "SAAS_WEBHOOK_POLL_SECONDS": "0.2",
+    }
+    env.pop("OPENAI_API_KEY", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)]
+        + ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the backend did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    name = f"saas_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_tenant(client: httpx.Client) -> tuple[dict[str, str], str, str]:
+    """A new enterprise tenant: its admin's headers, its id and its webhook secret."""
+    token = client.post(f"{API}/auth/token", json=ADMIN).json()["access_token"]
+    suffix = uuid.uuid4().hex[:8]
+    tenant = client.post(
+        f"{API}/tenants",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "name": f"Bench {suffix}",
+            "subscription_tier": "enterprise",
+            "admin_email": f"bench-{suffix}@bench.example",
+            "admin_password": "bench-password-1",
+        },
+    ).json()
+    login = {"email": f"bench-{suffix}@bench.example", "password": "bench-password-1"}
+    access = client.post(f"{API}/auth/token", json=login).json()["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
+    return headers, tenant["id"], tenant["webhook_secret"]
+
+
+def signed(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {"type": "contact.updated", "tenant_id": tenant_id, "data": {"id": contact_id}}
+    )
+    event_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign(event_id, now, body)
+    return body.encode(), {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+async def webhooks(url: str, count: int) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        headers, tenant_id, secret = setup_tenant(client)
+        contacts = [
+            client.post(
+                f"{API}/crm/contacts",
+                headers=headers,
+                json={
+                    "name": f"Contact {i}",
+                    "email": f"c{i}@bench.example",
+                    "message": "Director here; we need this ASAP with a 50k budget.",
+                },
+            ).json()["id"]
+            for i in range(20)
+        ]
+    deliveries = [signed(secret, tenant_id, contacts[i % len(contacts)]) for i in range(count)]
+    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
+    for delivery in deliveries:
+        queue.put_nowait(delivery)
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body, signed_headers = queue.get_nowait()
+            response = await client.post(
+                f"{API}/webhooks/crm/contact.updated", content=body, headers=signed_headers
+            )
+            assert response.status_code == 202, response.text
+
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(CONCURRENCY)))
+        accepted = time.perf_counter() - started
+        deadline = time.monotonic() + 600
+        while True:
+            done = (
+                await client.get(
+                    f"{API}/webhooks/events", headers=headers, params={"status": "done", "limit": 1}
+                )
+            ).json()["count"]
+            if done >= count or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        processed = time.perf_counter() - started
+    print(f"  webhooks accepted   {count / accepted:8.0f} /s  ({count} signed deliveries)")
+    print(f"  webhooks processed  {done / processed:8.0f} /s  (fetch, qualify, write back)")
+
+
+async def list_latency(url: str, count: int) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        headers, _, _ = setup_tenant(client)
+        for i in range(100):
+            client.post(f"{API}/leads", headers=headers, json={"name": f"Lead {i}"})
+    latencies: list[float] = []
+    remaining = [count]
+
+    async def reader(client: httpx.AsyncClient) -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            started = time.perf_counter()
+            response = await client.get(f"{API}/leads", headers=headers, params={"limit": 20})
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        for _ in range(20):  # warm-up
+            await client.get(f"{API}/leads", headers=headers)
+        started = time.perf_counter()
+        await asyncio.gather(*(reader(client) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    print(
+        f"  GET /leads, {CONCURRENCY} clients  p50 {percentile(latencies, 50):6.1f} ms   "
+        f"p99 {percentile(latencies, 99):6.1f} ms   mean {statistics.fmean(latencies):6.1f} ms   "
+        f"{count / elapsed:6.0f} req/s"
+    )
+
+
+async def run(label: str, data_dir: Path, database_url: str | None, scale: int) -> None:
+    print(label)
+    with backend(data_dir, database_url) as url:
+        await webhooks(url, 200 * scale)
+        await list_latency(url, 200 * scale)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    args = parser.parse_args()
+    scale = 1 if args.quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        await run("SQLite", Path(tmp) / "sqlite", None, scale)
+        if not args.no_postgres:
+            with scratch_postgres() as url:
+                await run("PostgreSQL (row-level security)", Path(tmp) / "pg", url, scale)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

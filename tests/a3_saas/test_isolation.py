@@ -1,0 +1,122 @@
+"""Tenant isolation: another tenant's ids answer 404 and change nothing; lists show only
+the caller's rows; on PostgreSQL, row-level security filters even raw SQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from tests.a3_saas.helpers import Api, TenantHandle
+
+
+@pytest.fixture
+def two_tenants(api: Api) -> tuple[TenantHandle, TenantHandle, dict[str, str]]:
+    """Tenant A, tenant B, and the ids of B's lead, contact and dead-lettered event."""
+    tenant_a, tenant_b = api.create_tenant(), api.create_tenant()
+    lead = api.create_lead(tenant_b, name="B's secret lead", email="secret@b.example")
+    contact = api.create_contact(tenant_b, name="B's contact")
+    missing_contact = str(uuid.uuid4())
+    event = api.send_webhook(tenant_b, missing_contact).json()["event_id"]
+    api.drain()
+    return tenant_a, tenant_b, {"lead": lead["id"], "contact": contact["id"], "event": event}
+
+
+CROSS_TENANT_CALLS = [
+    ("GET", "/leads/{lead}", None),
+    ("PATCH", "/leads/{lead}", {"name": "hijacked"}),
+    ("DELETE", "/leads/{lead}", None),
+    ("GET", "/crm/contacts/{contact}", None),
+    ("POST", "/agents/qualify", {"lead_id": "{lead}"}),
+    ("POST", "/agents/reply", {"thread": "Hello?", "lead_id": "{lead}"}),
+    ("GET", "/webhooks/events/{event}", None),
+    ("POST", "/webhooks/events/{event}/replay", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CROSS_TENANT_CALLS)
+def test_another_tenants_ids_answer_404_never_data(
+    api: Api, two_tenants: tuple, method: str, path: str, body: dict | None
+) -> None:
+    tenant_a, tenant_b, ids = two_tenants
+    if body is not None:
+        body = {key: value.format(**ids) for key, value in body.items()}
+
+    response = api.request(method, path.format(**ids), headers=tenant_a.headers, json=body)
+
+    assert response.status_code == 404
+    assert "secret" not in response.text
+    lead = api.get(f"/leads/{ids['lead']}", headers=tenant_b.headers).json()
+    assert lead["name"] == "B's secret lead"
+    assert lead["ai_score"] is None
+
+
+def test_lists_show_only_the_callers_rows(api: Api, two_tenants: tuple) -> None:
+    tenant_a, tenant_b, _ = two_tenants
+    api.create_lead(tenant_a, name="A's lead")
+
+    for path in ("/leads", "/crm/contacts", "/webhooks/events", "/audit", "/users"):
+        a_rows = api.get(path, headers=tenant_a.headers).json()["data"]
+        b_rows = api.get(path, headers=tenant_b.headers).json()["data"]
+        assert "secret" not in str(a_rows), path
+        assert not {str(r.get("id")) for r in a_rows} & {str(r.get("id")) for r in b_rows}, path
+    assert [
+        lead["name"] for lead in api.get("/leads", headers=tenant_a.headers).json()["data"]
+    ] == ["A's lead"]
+    assert api.get("/webhooks/events", headers=tenant_a.headers).json()["count"] == 0
+
+
+def test_webhook_signed_with_one_tenants_secret_cannot_act_for_another(
+    api: Api, two_tenants: tuple
+) -> None:
+    tenant_a, tenant_b, ids = two_tenants
+
+    response = api.send_webhook(
+        tenant_a, ids["contact"], secret=tenant_a.webhook_secret, tenant_id=tenant_b.id
+    )
+
+    assert response.status_code == 401
+
+
+def test_row_level_security_filters_an_unscoped_select(pg_api: Api) -> None:
+    tenant_a, tenant_b = pg_api.create_tenant(), pg_api.create_tenant()
+    pg_api.create_lead(tenant_a, name="Alpha")
+    pg_api.create_lead(tenant_b, name="Bravo")
+
+    with pg_api.runtime.tenant_db(uuid.UUID(tenant_a.id)) as db:
+        names = [row.name for row in db.session.exec(text("SELECT * FROM lead")).all()]
+        tenant_ids = db.session.exec(text("SELECT DISTINCT tenant_id FROM audit_log")).all()
+        role = db.session.exec(
+            text("SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        ).one()
+
+    assert names == ["Alpha"]
+    assert [str(row[0]) for row in tenant_ids] == [tenant_a.id]
+    assert role == (False,)
+
+
+def test_row_level_security_hides_everything_without_a_tenant_setting(pg_api: Api) -> None:
+    tenant = pg_api.create_tenant()
+    pg_api.create_lead(tenant, name="Alpha")
+
+    with pg_api.runtime.tenant_engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM lead")).scalar_one()
+
+    assert count == 0
+
+
+def test_row_level_security_refuses_writing_into_another_tenant(pg_api: Api) -> None:
+    tenant_a, tenant_b = pg_api.create_tenant(), pg_api.create_tenant()
+
+    with pg_api.runtime.tenant_db(uuid.UUID(tenant_a.id)) as db, pytest.raises(Exception) as err:
+        db.session.exec(
+            text(
+                "INSERT INTO lead (id, tenant_id, name, created_at, updated_at) "
+                "VALUES (:id, :tenant, 'planted', now(), now())"
+            ),
+            params={"id": uuid.uuid4(), "tenant": uuid.UUID(tenant_b.id)},
+        )
+        db.commit()
+
+    assert "row-level security" in str(err.value)

@@ -1,0 +1,304 @@
+"""CRM webhooks: verified (Standard Webhooks), stored once before the 202, processed by the
+worker (contact → qualifier → score written back to the CRM and the lead), retried with
+backoff, dead-lettered, replayable, and picked up again after a restart."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.a3_saas.helpers import Api, TenantHandle, build_client, saas_module, saas_test_settings
+from tests.support import make_settings
+
+CRMError = saas_module("crm.client").CRMError
+CrmSync = saas_module("crm.models").CrmSync
+WebhookEvent = saas_module("webhooks.models").WebhookEvent
+utcnow = saas_module("db").utcnow
+
+HOT_CONTACT = {
+    "name": "Lena Fischer",
+    "email": "lena@fabrikam.example",
+    "company": "Fabrikam",
+    "message": "Head of Sales here. We need a CRM assistant ASAP; 40k budget approved.",
+}
+
+
+class FlakyCRM:
+    """The real CRM behind a switch that makes every call fail."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.failing = True
+        self.calls: Counter[str] = Counter()
+
+    async def get_contact(self, tenant_id: uuid.UUID, contact_id: str) -> Any:
+        self.calls[contact_id] += 1
+        if self.failing:
+            raise CRMError("CRM is down")
+        return await self.inner.get_contact(tenant_id, contact_id)
+
+    async def update_contact(self, tenant_id: uuid.UUID, contact_id: str, properties: dict) -> Any:
+        return await self.inner.update_contact(tenant_id, contact_id, properties)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _event(api: Api, tenant: TenantHandle, event_id: str) -> dict:
+    response = api.get(f"/webhooks/events/{event_id}", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _sync_rows(api: Api, tenant: TenantHandle) -> list[Any]:
+    with api.runtime.tenant_db(uuid.UUID(tenant.id)) as db:
+        return db.all(db.select(CrmSync))
+
+
+def test_a_valid_webhook_is_stored_before_the_202_then_scores_contact_and_lead(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant, **HOT_CONTACT)
+
+    response = api.send_webhook(tenant, contact["id"], event_id="msg_first")
+
+    assert response.status_code == 202
+    assert response.json() == {"status": "received", "event_id": "msg_first"}
+    assert _event(api, tenant, "msg_first")["status"] == "pending"
+
+    api.drain()
+
+    assert _event(api, tenant, "msg_first")["status"] == "done"
+    scored = api.get(f"/crm/contacts/{contact['id']}", headers=tenant.headers).json()
+    assert 0.7 <= scored["ai_score"] <= 1
+    leads = api.get("/leads", headers=tenant.headers).json()["data"]
+    assert [(lead["email"], lead["ai_score"]) for lead in leads] == [
+        (HOT_CONTACT["email"], scored["ai_score"])
+    ]
+    assert leads[0]["qualified_at"] is not None
+    assert leads[0]["crm_contact_id"] == contact["id"]
+    [sync] = _sync_rows(api, tenant)
+    assert (sync.contact_id, str(sync.lead_id), sync.direction, sync.status) == (
+        contact["id"],
+        leads[0]["id"],
+        "outbound",
+        "ok",
+    )
+    actions = {
+        entry["action"] for entry in api.get("/audit", headers=tenant.headers).json()["data"]
+    }
+    assert {"webhook.received", "agent.qualify", "webhook.processed"} <= actions
+
+
+def test_the_score_goes_to_the_existing_lead_with_the_contacts_email(api: Api) -> None:
+    tenant = api.create_tenant()
+    lead = api.create_lead(tenant, name="Lena F.", email="LENA@fabrikam.example")
+    contact = api.create_contact(tenant, **HOT_CONTACT)
+
+    api.send_webhook(tenant, contact["id"])
+    api.drain()
+
+    leads = api.get("/leads", headers=tenant.headers).json()
+    assert leads["count"] == 1
+    assert leads["data"][0]["id"] == lead["id"]
+    assert leads["data"][0]["ai_score"] is not None
+
+
+def test_a_redelivered_webhook_id_is_accepted_and_processed_once(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant, **HOT_CONTACT)
+
+    first = api.send_webhook(tenant, contact["id"], event_id="msg_dup")
+    api.drain()
+    again = api.send_webhook(tenant, contact["id"], event_id="msg_dup")
+    api.drain()
+
+    assert first.status_code == again.status_code == 202
+    assert again.json() == {"status": "received", "event_id": "msg_dup"}
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 1
+    assert api.get("/usage", headers=tenant.headers).json()["agent_runs_this_month"] == 1
+    assert len(_sync_rows(api, tenant)) == 1
+
+
+def test_a_bad_signature_is_401_and_nothing_is_stored(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    wrong_secret = saas_module("tenants.service").new_webhook_secret()
+
+    response = api.send_webhook(tenant, contact["id"], secret=wrong_secret)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "Webhook signature verification failed"
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 0
+
+
+def test_a_tampered_body_is_401(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    body = json.dumps(
+        {"type": "contact.updated", "tenant_id": tenant.id, "data": {"id": contact["id"]}}
+    )
+    headers = saas_module("webhooks.signatures").sign(
+        tenant.webhook_secret, event_id="msg_x", body=body.encode()
+    )
+
+    response = api.post(
+        "/webhooks/crm/contact.updated",
+        content=body.replace("contact.updated", "contact.deleted").encode(),
+        headers=headers,
+    )
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("offset", [-301, 301])
+def test_a_timestamp_more_than_five_minutes_off_is_401(api: Api, offset: int) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+
+    response = api.send_webhook(tenant, contact["id"], timestamp=int(time.time()) + offset)
+
+    assert response.status_code == 401
+
+
+def test_an_unknown_tenant_is_401_exactly_like_a_bad_signature(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+
+    unknown = api.send_webhook(tenant, contact["id"], tenant_id=str(uuid.uuid4()))
+    bad_signature = api.send_webhook(tenant, contact["id"], secret="whsec_" + "A" * 32)
+
+    assert unknown.status_code == bad_signature.status_code == 401
+    assert unknown.json()["error"]["message"] == bad_signature.json()["error"]["message"]
+
+
+def test_a_signed_delivery_that_is_not_a_contact_update_is_422(api: Api) -> None:
+    tenant = api.create_tenant()
+    body = f'{{"type": "contact.updated", "tenant_id": "{tenant.id}", "data": {{}}}}'.encode()
+    headers = saas_module("webhooks.signatures").sign(
+        tenant.webhook_secret, event_id="msg_bad", body=body
+    )
+
+    response = api.post("/webhooks/crm/contact.updated", content=body, headers=headers)
+
+    assert response.status_code == 422
+
+
+def test_failing_events_are_retried_then_dead_lettered_and_a_replay_processes_them(
+    api: Api,
+) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant, **HOT_CONTACT)
+    crm = api.runtime.crm = FlakyCRM(api.runtime.crm)
+
+    api.send_webhook(tenant, contact["id"], event_id="msg_doomed")
+    api.drain()
+
+    assert crm.calls[contact["id"]] == 3
+    dead = api.get("/webhooks/events?status=dead", headers=tenant.headers).json()
+    assert [(e["event_id"], e["attempts"]) for e in dead["data"]] == [("msg_doomed", 3)]
+    assert "CRM is down" in dead["data"][0]["last_error"]
+    assert (
+        api.get(f"/crm/contacts/{contact['id']}", headers=tenant.headers).json()["ai_score"] is None
+    )
+
+    crm.failing = False
+    replay = api.post("/webhooks/events/msg_doomed/replay", headers=tenant.headers)
+    assert replay.status_code == 202
+    assert replay.json()["status"] == "pending"
+    api.drain()
+
+    assert _event(api, tenant, "msg_doomed")["status"] == "done"
+    assert api.get(f"/crm/contacts/{contact['id']}", headers=tenant.headers).json()["ai_score"]
+    assert api.get("/webhooks/events?status=dead", headers=tenant.headers).json()["count"] == 0
+    actions = [e["action"] for e in api.get("/audit", headers=tenant.headers).json()["data"]]
+    assert "webhook.dead_lettered" in actions and "webhook.replayed" in actions
+
+
+def test_a_failed_attempt_is_retried_after_an_exponential_backoff(make_api: Any) -> None:
+    api = make_api(WEBHOOK_RETRY_BASE_SECONDS=30)
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    api.runtime.crm = FlakyCRM(api.runtime.crm)
+
+    api.send_webhook(tenant, contact["id"], event_id="msg_later")
+    api.drain()
+
+    event = _event(api, tenant, "msg_later")
+    assert (event["status"], event["attempts"]) == ("failed", 1)
+    wait = _seconds_between(event["updated_at"], event["next_attempt_at"])
+    assert 29 <= wait <= 31
+
+
+def test_only_dead_or_failed_events_can_be_replayed(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    api.send_webhook(tenant, contact["id"], event_id="msg_ok")
+    api.drain()
+
+    response = api.post("/webhooks/events/msg_ok/replay", headers=tenant.headers)
+
+    assert response.status_code == 409
+
+
+def test_an_event_whose_worker_died_is_taken_again_when_its_lease_expires(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    api.send_webhook(tenant, contact["id"], event_id="msg_orphan")
+    with api.runtime.tenant_db(uuid.UUID(tenant.id)) as db:
+        event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == "msg_orphan"))
+        event.status, event.attempts = "processing", 1
+        event.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.add(event)
+        db.commit()
+
+    api.drain()
+
+    event = _event(api, tenant, "msg_orphan")
+    assert (event["status"], event["attempts"]) == ("done", 2)
+
+
+def test_events_left_pending_are_processed_by_the_worker_after_a_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, DATABASE_URL=database_url)
+    with build_client(settings, saas_test_settings()) as client:
+        api = Api(client)
+        tenant = api.create_tenant()
+        contact = api.create_contact(tenant, **HOT_CONTACT)
+        api.send_webhook(tenant, contact["id"], event_id="msg_before_crash")
+
+    with build_client(settings, saas_test_settings(WEBHOOK_WORKER_ENABLED=True)) as client:
+        api = Api(client)
+        headers = api.login(tenant.admin_email, tenant.admin_password)
+        deadline = time.monotonic() + 10
+        while (
+            api.get("/webhooks/events/msg_before_crash", headers=headers).json()["status"] != "done"
+        ):
+            assert time.monotonic() < deadline, "the worker did not pick the event up"
+            time.sleep(0.05)
+        assert api.get(f"/crm/contacts/{contact['id']}", headers=headers).json()["ai_score"]
+
+
+def test_the_background_worker_wakes_on_a_new_delivery(make_api: Any) -> None:
+    api = make_api(WEBHOOK_WORKER_ENABLED=True, WEBHOOK_POLL_SECONDS=30)
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant, **HOT_CONTACT)
+
+    api.send_webhook(tenant, contact["id"], event_id="msg_live")
+
+    deadline = time.monotonic() + 5
+    while _event(api, tenant, "msg_live")["status"] != "done":
+        assert time.monotonic() < deadline, "the worker was not woken by the delivery"
+        time.sleep(0.02)
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
