@@ -9,5 +9,7 @@ test:  ## Create or reuse .venv, install, run the whole test suite
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-bench:
-	.venv/bin/python bench/bench_core.py
+bench:  ## Print speed and memory figures (see bench/)
+	.venv/bin/python bench/bench_core.py --quick
+	.venv/bin/python bench/bench_workflow.py --quick
+	.venv/bin/python bench/bench_saas.py --quick

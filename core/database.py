@@ -72,7 +72,9 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+    # Objects stay readable after commit, so a handler can end its transaction
+    # (and free the pooled connection) before it awaits a slow LLM call.
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
