@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import EmailStr
+from pydantic import EmailStr, field_validator
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +32,14 @@ class LeadUpdate(SQLModel):
     company: str | None = Field(default=None, max_length=200)
     message: str | None = Field(default=None, max_length=10_000)
     budget: float | None = Field(default=None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name_cannot_be_cleared(cls, value: str | None) -> str:
+        # Omitted means "unchanged"; an explicit null would erase a required column.
+        if value is None:
+            raise ValueError("name cannot be null; omit it to keep the current name")
+        return value
 
 
 class Lead(LeadBase, table=True):
