@@ -22,11 +22,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from core.config import Settings, get_settings
 from core.database import create_db_engine, database_reachable, init_db
+from core.embedding_cache import connect_embedding_cache
 from core.embedding_client import create_embedding_client
 from core.exceptions import register_exception_handlers
 from core.llm_client import create_llm_client
 from core.logger import configure_logging
-from core.vector_store import VectorStore
+from core.vector_store import create_vector_store
 
 VERSION = "0.1.0"
 ASSESSMENTS: dict[str, str] = {
@@ -59,13 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_db_engine(settings.database_url)
         init_db(engine)
         embedder = create_embedding_client(settings)
+        if settings.REDIS_URL:
+            embedder = connect_embedding_cache(embedder, settings)
         app.state.settings = settings
         app.state.engine = engine
         app.state.llm = create_llm_client(settings)
         app.state.embedder = embedder
-        app.state.vector_store = VectorStore(
-            engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir
-        )
+        app.state.vector_store = create_vector_store(settings, engine=engine, embedder=embedder)
         log.info(
             "startup",
             llm_provider=settings.llm_provider,
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for client in (app.state.llm, embedder):
             if hasattr(client, "aclose"):
                 await client.aclose()
+        if hasattr(app.state.vector_store, "close"):
+            app.state.vector_store.close()
         engine.dispose()
 
     app = FastAPI(

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     # Storage
     DATA_DIR: Path = PROJECT_ROOT / "data"
     DATABASE_URL: str | None = None
-    VECTOR_STORE: Literal["faiss"] = "faiss"
+    VECTOR_STORE: Literal["faiss", "pgvector"] = "faiss"
+    PGVECTOR_DATABASE_URL: str | None = None
 
     # Thresholds and retrieval
     INTENT_CONFIDENCE_THRESHOLD: float = Field(0.7, ge=0, le=1)
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
 
     # Scale-out engines (unset = embedded)
     REDIS_URL: str | None = None
+    EMBEDDING_CACHE_TTL_SECONDS: int = Field(24 * 3600, ge=1)
+    CELERY_BROKER_URL: str | None = None
+    CELERY_QUEUE: str = Field("assessments", min_length=1)
 
     # Demo data
     SAMPLE_COMPANY_ID: str = "acme-corp"
@@ -109,6 +113,15 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.DATABASE_URL or f"sqlite:///{self.DATA_DIR / 'app.db'}"
+
+    @property
+    def pgvector_database_url(self) -> str | None:
+        """PGVECTOR_DATABASE_URL, else DATABASE_URL when that is PostgreSQL."""
+        if self.PGVECTOR_DATABASE_URL:
+            return self.PGVECTOR_DATABASE_URL
+        if self.DATABASE_URL and self.DATABASE_URL.startswith(("postgresql", "postgres:")):
+            return self.DATABASE_URL
+        return None
 
     @property
     def faiss_index_dir(self) -> Path:

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from core.config import Settings
 from core.embedding_client import EmbeddingClient
 from core.llm_client import LLMClient
-from core.vector_store import VectorStore
+from core.vector_store import VectorStoreBackend
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -28,11 +28,11 @@ def get_embedder(request: Request) -> EmbeddingClient:
     return request.app.state.embedder
 
 
-def get_vector_store(request: Request) -> VectorStore:
+def get_vector_store(request: Request) -> VectorStoreBackend:
     return request.app.state.vector_store
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 LLMDep = Annotated[LLMClient | None, Depends(get_llm)]
 EmbedderDep = Annotated[EmbeddingClient, Depends(get_embedder)]
-VectorStoreDep = Annotated[VectorStore, Depends(get_vector_store)]
+VectorStoreDep = Annotated[VectorStoreBackend, Depends(get_vector_store)]

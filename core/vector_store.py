@@ -23,6 +23,9 @@ document is uploaded again, which replaces its rows).
 One `VectorStore` per process owns a folder: the locks and the loaded indexes
 are in memory, so two processes writing the same company would overwrite each
 other's saves.
+
+`VectorStoreBackend` is the interface both stores share; `create_vector_store`
+picks FAISS or pgvector (`core.pgvector_store`) from `VECTOR_STORE`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import faiss
@@ -48,6 +51,9 @@ from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from core.embedding_client import EmbeddingClient
 from core.exceptions import AppException, ValidationException
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +90,51 @@ class SearchResult:
     source: str | None
     chunk_index: int
     metadata: dict[str, Any]
+
+
+class VectorStoreBackend(Protocol):
+    """What the assessments use of a vector store; FAISS and pgvector both provide it."""
+
+    @property
+    def embedder(self) -> EmbeddingClient: ...
+
+    async def add_documents(
+        self,
+        *,
+        documents: Sequence[str],
+        company_id: str,
+        metadata: Metadata = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[int]: ...
+
+    async def replace_document(
+        self,
+        *,
+        document_id: str,
+        documents: Sequence[str],
+        company_id: str,
+        metadata: Metadata = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[int]: ...
+
+    def similarity_search(
+        self,
+        query_embedding: np.ndarray,
+        *,
+        company_id: str,
+        k: int = 4,
+        threshold: float = 0.45,
+    ) -> list[SearchResult]: ...
+
+    def delete_document(self, document_id: str, *, company_id: str) -> int: ...
+
+    def delete_company(self, company_id: str) -> None: ...
+
+    def has_index(self, company_id: str) -> bool: ...
+
+    def is_compatible(self, company_id: str) -> bool: ...
+
+    def count(self, company_id: str) -> int: ...
 
 
 class VectorStore:
@@ -224,38 +275,9 @@ class VectorStore:
         *,
         document_id: str | None = None,
     ) -> list[VectorChunk]:
-        if isinstance(documents, str):
-            raise ValidationException("documents must be a list of strings, not one string")
-        if metadata is None or isinstance(metadata, dict):
-            per_chunk = [dict(metadata or {}) for _ in documents]
-        elif len(metadata) == len(documents):
-            per_chunk = [dict(item) for item in metadata]
-        else:
-            raise ValidationException(
-                f"Got {len(metadata)} metadata entries for {len(documents)} documents"
-            )
-        rows = []
-        for position, (text, item) in enumerate(zip(documents, per_chunk, strict=True)):
-            doc_id = document_id if document_id is not None else item.get("document_id")
-            source = item.get("source")
-            extra = {key: value for key, value in item.items() if key not in LIFTED_KEYS}
-            try:
-                chunk_index = int(item.get("chunk_index", position))
-                json.dumps(extra)
-            except (TypeError, ValueError) as exc:
-                raise ValidationException(f"Invalid chunk metadata: {exc}") from None
-            rows.append(
-                VectorChunk(
-                    company_id=company_id,
-                    document_id=None if doc_id is None else str(doc_id),
-                    chunk_index=chunk_index,
-                    text=text,
-                    source=None if source is None else str(source),
-                    metadata_json=extra,
-                    embedding_model=self._embedder.model,
-                )
-            )
-        return rows
+        return chunk_rows(
+            documents, company_id, metadata, model=self._embedder.model, document_id=document_id
+        )
 
     def _write(
         self,
@@ -349,21 +371,7 @@ class VectorStore:
             raise self._mismatch(company_id, model, dimension)
 
     def _mismatch(self, company_id: str, model: str, dimension: int) -> AppException:
-        return AppException(
-            f"The index of company '{company_id}' was built with embedding model '{model}' "
-            f"({dimension} dimensions), but the active model is '{self._embedder.model}' "
-            f"({self._embedder.dimension} dimensions). Re-ingest the company's documents "
-            "(delete them first) or switch EMBEDDING_PROVIDER back.",
-            code="embedding_model_mismatch",
-            status_code=409,
-            details={
-                "company_id": company_id,
-                "index_model": model,
-                "index_dimension": dimension,
-                "active_model": self._embedder.model,
-                "active_dimension": self._embedder.dimension,
-            },
-        )
+        return model_mismatch_error(company_id, model, dimension, active=self._embedder)
 
     def _save(self, company_id: str, index: faiss.IndexIDMap2) -> None:
         self._index_dir.mkdir(parents=True, exist_ok=True)
@@ -390,6 +398,81 @@ class VectorStore:
 
     def _meta_path(self, company_id: str) -> Path:
         return self._index_dir / f"{company_id}.meta.json"
+
+
+def create_vector_store(
+    settings: Settings, *, engine: Engine, embedder: EmbeddingClient
+) -> VectorStoreBackend:
+    """FAISS files under DATA_DIR by default; PostgreSQL + pgvector when VECTOR_STORE=pgvector."""
+    if settings.VECTOR_STORE == "pgvector":
+        from core.pgvector_store import PgVectorStore
+
+        return PgVectorStore.from_settings(settings, engine=engine, embedder=embedder)
+    return VectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
+
+
+def chunk_rows(
+    documents: Sequence[str],
+    company_id: str,
+    metadata: Metadata,
+    *,
+    model: str,
+    document_id: str | None = None,
+) -> list[VectorChunk]:
+    """One unsaved `VectorChunk` per document: metadata checked, lifted keys as columns."""
+    if isinstance(documents, str):
+        raise ValidationException("documents must be a list of strings, not one string")
+    if metadata is None or isinstance(metadata, dict):
+        per_chunk = [dict(metadata or {}) for _ in documents]
+    elif len(metadata) == len(documents):
+        per_chunk = [dict(item) for item in metadata]
+    else:
+        raise ValidationException(
+            f"Got {len(metadata)} metadata entries for {len(documents)} documents"
+        )
+    rows = []
+    for position, (text, item) in enumerate(zip(documents, per_chunk, strict=True)):
+        doc_id = document_id if document_id is not None else item.get("document_id")
+        source = item.get("source")
+        extra = {key: value for key, value in item.items() if key not in LIFTED_KEYS}
+        try:
+            chunk_index = int(item.get("chunk_index", position))
+            json.dumps(extra)
+        except (TypeError, ValueError) as exc:
+            raise ValidationException(f"Invalid chunk metadata: {exc}") from None
+        rows.append(
+            VectorChunk(
+                company_id=company_id,
+                document_id=None if doc_id is None else str(doc_id),
+                chunk_index=chunk_index,
+                text=text,
+                source=None if source is None else str(source),
+                metadata_json=extra,
+                embedding_model=model,
+            )
+        )
+    return rows
+
+
+def model_mismatch_error(
+    company_id: str, model: str, dimension: int, *, active: EmbeddingClient
+) -> AppException:
+    """The 409 for a company whose vectors were built by another model or dimension."""
+    return AppException(
+        f"The index of company '{company_id}' was built with embedding model '{model}' "
+        f"({dimension} dimensions), but the active model is '{active.model}' "
+        f"({active.dimension} dimensions). Re-ingest the company's documents "
+        "(delete them first) or switch EMBEDDING_PROVIDER back.",
+        code="embedding_model_mismatch",
+        status_code=409,
+        details={
+            "company_id": company_id,
+            "index_model": model,
+            "index_dimension": dimension,
+            "active_model": active.model,
+            "active_dimension": active.dimension,
+        },
+    )
 
 
 def _check_company_id(company_id: str) -> None:

@@ -1,0 +1,498 @@
+"""Tenant-filtered vector search in PostgreSQL with pgvector: the scale-out store.
+
+Same interface and results as `core.vector_store.VectorStore` (FAISS), chosen
+with `VECTOR_STORE=pgvector`. Every API process shares the data, so there is
+no per-process lock or file to keep in step.
+
+Tables (created at start, with `CREATE EXTENSION IF NOT EXISTS vector`):
+- `pgvector_chunk`: one row per chunk of every company: text, metadata
+  (JSONB), the embedding model and the vector. Ids come from a sequence and are
+  never reused. The column is `vector` without a dimension, so companies whose
+  vectors come from models of different sizes can share the table; the HNSW
+  index (cosine, m=16, ef_construction=64) is a partial expression index per
+  dimension: `((embedding::vector(384)) vector_cosine_ops) WHERE
+  vector_dims(embedding) = 384`.
+- `pgvector_company`: the model and dimension that built each company's
+  vectors (the FAISS sidecar's role) and its chunk count. Writes lock the
+  company's row, so writers to one company queue up and a mismatching model is
+  refused with the same 409 as FAISS.
+
+Scores are cosine similarities, `1 - (embedding <=> query)`, as on FAISS
+(inner products of unit vectors), so the 0.45 threshold means the same.
+
+Search: the company filter is always inside the query, and a company that
+has at least k chunks always gets k rows (before the threshold), never another
+company's. How they are found depends on the company's size and share of the
+table (figures: bench/bench_vector_search.py):
+- exact search, for companies up to `EXACT_SEARCH_MAX_CHUNKS` chunks or under
+  `HNSW_MIN_SHARE` of the table: the query orders by an expression the HNSW
+  index does not cover, so PostgreSQL reads the company's rows through the
+  `company_id` index and sorts them by distance. The FAISS result, and, when
+  the filter is selective, faster and better than a graph built for all
+  companies: at 1% of the table a filtered HNSW scan found 76% of the true top
+  10, slower than exact search.
+- the HNSW index otherwise, with `hnsw.ef_search = max(HNSW_EF_SEARCH, k)`
+  and, on pgvector 0.8+, `hnsw.iterative_scan = relaxed_order`: the scan goes
+  on past ef_search candidates until k rows of the company are found, then
+  the rows are put back in exact distance order. If the scan still comes back
+  short (pgvector < 0.8, or `hnsw.max_scan_tuples` reached), exact search
+  answers instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+import numpy as np
+import structlog
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.config import Settings
+from core.database import create_db_engine
+from core.embedding_client import EmbeddingClient
+from core.exceptions import ValidationException
+from core.vector_store import (
+    Metadata,
+    SearchResult,
+    _check_company_id,
+    chunk_rows,
+    model_mismatch_error,
+)
+
+log = structlog.get_logger(__name__)
+
+EXACT_SEARCH_MAX_CHUNKS = 10_000
+HNSW_MIN_SHARE = 0.05  # of the table's rows (pg_class.reltuples, kept by ANALYZE)
+HNSW_EF_SEARCH = 200
+HNSW_MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
+HNSW_MAX_DIMENSIONS = 2000  # pgvector indexes `vector` up to 2,000 dimensions
+MIN_PGVECTOR = (0, 5, 0)  # HNSW
+ITERATIVE_SCAN_PGVECTOR = (0, 8, 0)
+SCHEMA_LOCK_KEY = 0x7067_7665  # pg_advisory_xact_lock: one process creates the schema
+
+metadata_obj = MetaData()
+
+chunk_table = Table(
+    "pgvector_chunk",
+    metadata_obj,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("company_id", String(63), nullable=False),
+    Column("document_id", Text),
+    Column("chunk_index", Integer, nullable=False),
+    Column("source", Text),
+    Column("text", Text, nullable=False),
+    Column("metadata", JSONB, nullable=False),
+    Column("embedding_model", Text, nullable=False),
+    Column("embedding", VECTOR(), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("pgvector_chunk_company_document", "company_id", "document_id"),
+)
+
+company_table = Table(
+    "pgvector_company",
+    metadata_obj,
+    Column("company_id", String(63), primary_key=True),
+    Column("embedding_model", Text, nullable=False),
+    Column("embedding_provider", Text, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("chunk_count", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+LOCK_COMPANY = text(
+    "SELECT embedding_model, dimension, chunk_count FROM pgvector_company "
+    "WHERE company_id = :company_id FOR UPDATE"
+)
+READ_COMPANY = text(
+    "SELECT embedding_model, dimension, chunk_count, "
+    "(SELECT reltuples FROM pg_class WHERE oid = 'pgvector_chunk'::regclass) AS table_rows "
+    "FROM pgvector_company WHERE company_id = :company_id"
+)
+# set_config(..., true) is SET LOCAL: for this transaction only. psycopg prepares statements
+# that run often, and PostgreSQL may then reuse a generic plan made under other settings and
+# for another company: force_custom_plan plans each search for its own company and settings.
+HNSW_SCAN = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('hnsw.ef_search', :ef_search, true)"
+)
+ITERATIVE_HNSW_SCAN = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('hnsw.ef_search', :ef_search, true), "
+    "set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+)
+
+
+class PgVectorStore:
+    def __init__(self, *, engine: Engine, embedder: EmbeddingClient) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("PgVectorStore needs a PostgreSQL engine")
+        self._engine = engine
+        self._embedder = embedder
+        self._owns_engine = False
+        self._search_sql: dict[tuple[int, bool], Any] = {}
+        self.pgvector_version = self._create_schema()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, engine: Engine, embedder: EmbeddingClient
+    ) -> PgVectorStore:
+        """The store for `VECTOR_STORE=pgvector`, on the app's engine when the URLs agree.
+
+        Raises a `RuntimeError` naming the setting when no PostgreSQL is
+        configured or it does not answer: never a silent fallback to FAISS.
+        """
+        url = settings.pgvector_database_url
+        if url is None or not url.startswith(("postgresql", "postgres:")):
+            raise RuntimeError(
+                "VECTOR_STORE=pgvector needs PostgreSQL: set PGVECTOR_DATABASE_URL "
+                "(or DATABASE_URL) to postgresql+psycopg://user@host/database"
+            )
+        own_engine = url != settings.database_url
+        store_engine = create_db_engine(url) if own_engine else engine
+        try:
+            store = cls(engine=store_engine, embedder=embedder)
+        except SQLAlchemyError as exc:
+            if own_engine:
+                store_engine.dispose()
+            setting = "PGVECTOR_DATABASE_URL" if settings.PGVECTOR_DATABASE_URL else "DATABASE_URL"
+            shown = make_url(store_engine.url).render_as_string(hide_password=True)
+            reason = str(getattr(exc, "orig", None) or exc).strip()
+            raise RuntimeError(
+                f"The pgvector store cannot use {setting}={shown}: {reason}"
+            ) from exc
+        store._owns_engine = own_engine
+        return store
+
+    @property
+    def embedder(self) -> EmbeddingClient:
+        return self._embedder
+
+    def close(self) -> None:
+        """Dispose of the engine if the store created it (a separate PGVECTOR_DATABASE_URL)."""
+        if self._owns_engine:
+            self._engine.dispose()
+
+    async def add_documents(
+        self,
+        *,
+        documents: Sequence[str],
+        company_id: str,
+        metadata: Metadata = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Embed `documents` and add them; returns their chunk ids, in order.
+
+        `metadata` is one dict per document or one dict shared by all. Its
+        `document_id`, `source` and `chunk_index` (default: the position in
+        `documents`) become columns; every other key is kept as JSON.
+        """
+        _check_company_id(company_id)
+        rows = self._rows(documents, company_id, metadata)
+        if not rows:
+            return []
+        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
+        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, None)
+
+    async def replace_document(
+        self,
+        *,
+        document_id: str,
+        documents: Sequence[str],
+        company_id: str,
+        metadata: Metadata = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Swap a document's chunks for new ones in one transaction; returns the new chunk ids.
+
+        The new chunks are embedded first, so when embedding fails nothing changes.
+        """
+        _check_company_id(company_id)
+        rows = self._rows(documents, company_id, metadata, document_id=document_id)
+        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
+        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
+
+    def similarity_search(
+        self,
+        query_embedding: np.ndarray,
+        *,
+        company_id: str,
+        k: int = 4,
+        threshold: float = 0.45,
+    ) -> list[SearchResult]:
+        """The `k` chunks most similar to the query with a score >= `threshold`, best first.
+
+        Blocking (a database round trip): call it from a worker thread in async code.
+        """
+        _check_company_id(company_id)
+        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self._embedder.dimension:
+            raise ValidationException(
+                f"The query embedding has {query.shape[0]} dimensions; "
+                f"the index expects {self._embedder.dimension}"
+            )
+        if k < 1:
+            return []
+        with self._engine.begin() as connection:
+            company = connection.execute(READ_COMPANY, {"company_id": company_id}).first()
+            if company is None:
+                return []
+            self._check_model(company_id, company.embedding_model, company.dimension)
+            expected = min(k, company.chunk_count)
+            if expected == 0:
+                return []
+            rows = []
+            if _walks_hnsw(company.chunk_count, company.table_rows, k):
+                rows = self._nearest(connection, query, company_id, k, exact=False)
+            if len(rows) < expected:
+                rows = self._nearest(connection, query, company_id, k, exact=True)
+        return [_result(row) for row in rows if row.score >= threshold]
+
+    def delete_document(self, document_id: str, *, company_id: str) -> int:
+        """Remove a document's chunks; returns how many went."""
+        _check_company_id(company_id)
+        return len(self._write(company_id, [], None, document_id, return_removed=True))
+
+    def delete_company(self, company_id: str) -> None:
+        """Remove the company's chunks and its record, whatever model built them."""
+        _check_company_id(company_id)
+        with self._engine.begin() as connection:
+            parameters = {"company_id": company_id}
+            connection.execute(LOCK_COMPANY, parameters)
+            connection.execute(
+                text("DELETE FROM pgvector_chunk WHERE company_id = :company_id"), parameters
+            )
+            connection.execute(
+                text("DELETE FROM pgvector_company WHERE company_id = :company_id"), parameters
+            )
+
+    def has_index(self, company_id: str) -> bool:
+        _check_company_id(company_id)
+        return self._company(company_id) is not None
+
+    def is_compatible(self, company_id: str) -> bool:
+        """False when the company's vectors were built by another embedding model."""
+        _check_company_id(company_id)
+        company = self._company(company_id)
+        return company is None or (
+            company.embedding_model == self._embedder.model
+            and company.dimension == self._embedder.dimension
+        )
+
+    def count(self, company_id: str) -> int:
+        """How many chunks the company has."""
+        _check_company_id(company_id)
+        with self._engine.connect() as connection:
+            statement = text("SELECT count(*) FROM pgvector_chunk WHERE company_id = :company_id")
+            return int(connection.execute(statement, {"company_id": company_id}).scalar_one())
+
+    def _create_schema(self) -> tuple[int, ...]:
+        dimension = int(self._embedder.dimension)
+        with self._engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            version = _version(
+                connection.execute(
+                    text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                ).scalar_one()
+            )
+            if version < MIN_PGVECTOR:
+                raise RuntimeError(
+                    f"pgvector {'.'.join(map(str, version))} has no HNSW index; 0.5.0+ is needed "
+                    "(ALTER EXTENSION vector UPDATE after installing a newer package)"
+                )
+            # Checked first: DDL on an existing table would wait for, then block, its users.
+            if connection.execute(text("SELECT to_regclass('pgvector_chunk')")).scalar() is None:
+                metadata_obj.create_all(connection)
+                # Vectors stay in the row, not TOAST: exact search reads every one of them.
+                connection.execute(
+                    text("ALTER TABLE pgvector_chunk ALTER COLUMN embedding SET STORAGE MAIN")
+                )
+            index_name = f"pgvector_chunk_hnsw_{dimension}"
+            exists = connection.execute(text("SELECT to_regclass(:name)"), {"name": index_name})
+            if dimension > HNSW_MAX_DIMENSIONS:
+                log.warning("pgvector_no_hnsw_index", dimension=dimension, search="exact")
+            elif exists.scalar() is None:
+                connection.execute(text(hnsw_index_ddl(dimension)))
+        return version
+
+    def _company(self, company_id: str) -> Any:
+        with self._engine.connect() as connection:
+            return connection.execute(READ_COMPANY, {"company_id": company_id}).first()
+
+    def _check_model(self, company_id: str, model: str, dimension: int) -> None:
+        if model != self._embedder.model or dimension != self._embedder.dimension:
+            raise model_mismatch_error(company_id, model, dimension, active=self._embedder)
+
+    def _rows(
+        self,
+        documents: Sequence[str],
+        company_id: str,
+        metadata: Metadata,
+        *,
+        document_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        chunks = chunk_rows(
+            documents, company_id, metadata, model=self._embedder.model, document_id=document_id
+        )
+        return [
+            {
+                "company_id": chunk.company_id,
+                "document_id": chunk.document_id,
+                "chunk_index": chunk.chunk_index,
+                "source": chunk.source,
+                "text": chunk.text,
+                "metadata": chunk.metadata_json,
+                "embedding_model": chunk.embedding_model,
+            }
+            for chunk in chunks
+        ]
+
+    def _write(
+        self,
+        company_id: str,
+        rows: list[dict[str, Any]],
+        vectors: np.ndarray | None,
+        replaced_document_id: str | None,
+        *,
+        return_removed: bool = False,
+    ) -> list[int]:
+        """Delete a document's chunks and/or add new ones: one transaction."""
+        parameters = {"company_id": company_id}
+        with self._engine.begin() as connection:
+            if rows:
+                connection.execute(
+                    text(
+                        "INSERT INTO pgvector_company "
+                        "(company_id, embedding_model, embedding_provider, dimension) "
+                        "VALUES (:company_id, :model, :provider, :dimension) "
+                        "ON CONFLICT (company_id) DO NOTHING"
+                    ),
+                    {
+                        **parameters,
+                        "model": self._embedder.model,
+                        "provider": self._embedder.provider,
+                        "dimension": self._embedder.dimension,
+                    },
+                )
+            company = connection.execute(LOCK_COMPANY, parameters).first()
+            if company is None:
+                return []
+            self._check_model(company_id, company.embedding_model, company.dimension)
+            old_ids: list[int] = []
+            if replaced_document_id is not None:
+                old_ids = list(
+                    connection.execute(
+                        text(
+                            "DELETE FROM pgvector_chunk WHERE company_id = :company_id "
+                            "AND document_id = :document_id RETURNING id"
+                        ),
+                        {**parameters, "document_id": replaced_document_id},
+                    ).scalars()
+                )
+            new_ids: list[int] = []
+            if rows:
+                assert vectors is not None
+                statement = insert(chunk_table).returning(
+                    chunk_table.c.id, sort_by_parameter_order=True
+                )
+                values = [
+                    {**row, "embedding": np.asarray(vector, dtype=np.float32)}
+                    for row, vector in zip(rows, vectors, strict=True)
+                ]
+                new_ids = list(connection.execute(statement, values).scalars())
+            connection.execute(
+                text(
+                    "UPDATE pgvector_company SET chunk_count = chunk_count + :delta "
+                    "WHERE company_id = :company_id"
+                ),
+                {**parameters, "delta": len(new_ids) - len(old_ids)},
+            )
+        return old_ids if return_removed else new_ids
+
+    def _nearest(
+        self, connection: Connection, query: np.ndarray, company_id: str, k: int, *, exact: bool
+    ) -> list[Any]:
+        if not exact:
+            scan = ITERATIVE_HNSW_SCAN
+            if self.pgvector_version < ITERATIVE_SCAN_PGVECTOR:
+                scan = HNSW_SCAN
+            connection.execute(scan, {"ef_search": str(max(HNSW_EF_SEARCH, k))})
+        statement = self._search_statement(self._embedder.dimension, exact=exact)
+        parameters = {"query": query, "company_id": company_id, "k": k}
+        return list(connection.execute(statement, parameters))
+
+    def _search_statement(self, dimension: int, *, exact: bool) -> Any:
+        """The k nearest chunks of one company, by the HNSW index or exactly.
+
+        The HNSW index covers `CAST(embedding AS vector(N))`; the exact statement
+        orders by the plain column, which the index cannot serve, so it is exact
+        whatever plan PostgreSQL picks or has cached.
+        """
+        if (dimension, exact) not in self._search_sql:
+            vector_type = "vector" if exact else f"vector({int(dimension)})"
+            self._search_sql[dimension, exact] = text(
+                # MATERIALIZED keeps the LIMIT next to the index scan; the outer ORDER BY
+                # restores exact order after a relaxed iterative scan.
+                "WITH nearest AS MATERIALIZED ("
+                " SELECT id, text, document_id, source, chunk_index, metadata,"
+                f" CAST(embedding AS {vector_type}) <=> CAST(:query AS {vector_type}) AS distance"
+                " FROM pgvector_chunk"
+                f" WHERE company_id = :company_id AND vector_dims(embedding) = {int(dimension)}"
+                " ORDER BY distance LIMIT :k"
+                ") SELECT id, text, document_id, source, chunk_index, metadata,"
+                " 1 - distance AS score FROM nearest ORDER BY distance, id"
+            ).bindparams(bindparam("query", type_=VECTOR()))
+        return self._search_sql[dimension, exact]
+
+
+def _walks_hnsw(chunks: int, table_rows: float, k: int) -> bool:
+    # reltuples is -1 before the first ANALYZE: then count the company as the whole table.
+    share = chunks / max(table_rows, chunks, 1)
+    return chunks > EXACT_SEARCH_MAX_CHUNKS and share >= HNSW_MIN_SHARE and k <= HNSW_MAX_EF_SEARCH
+
+
+def hnsw_index_ddl(dimension: int) -> str:
+    """The partial HNSW index for vectors of one dimension (bench/ rebuilds it after COPY)."""
+    dimension = int(dimension)
+    return (
+        f"CREATE INDEX IF NOT EXISTS pgvector_chunk_hnsw_{dimension} ON pgvector_chunk "
+        f"USING hnsw ((CAST(embedding AS vector({dimension}))) vector_cosine_ops) "
+        "WITH (m = 16, ef_construction = 64) "
+        f"WHERE vector_dims(embedding) = {dimension}"
+    )
+
+
+def _version(extversion: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in extversion.split(".")[:3] if part.isdigit())
+
+
+def _result(row: Any) -> SearchResult:
+    return SearchResult(
+        chunk_id=int(row.id),
+        score=float(row.score),
+        text=row.text,
+        document_id=row.document_id,
+        source=row.source,
+        chunk_index=row.chunk_index,
+        metadata=dict(row.metadata or {}),
+    )
