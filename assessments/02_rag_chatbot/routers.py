@@ -1,5 +1,185 @@
-"""HTTP routes of this assessment (mounted by backend.main under its SPEC prefix)."""
+"""HTTP routes of the RAG chatbot (mounted by backend.main under /api/02-rag)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from core.database import SessionDep
+from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
+from core.exceptions import AppException, PayloadTooLargeException, error_body
+
+from . import ingest, services
+from .schemas import (
+    ChatRequest,
+    ChatResponse,
+    CompaniesPublic,
+    DocumentDeleted,
+    DocumentsPublic,
+    DocumentsUploaded,
+    MessagesPublic,
+)
+from .streaming import SSE_HEADERS, sse_event, with_heartbeat
 
 router = APIRouter(tags=["Assessment 2 · RAG chatbot"])
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the sample companies' documents when their index does not exist yet."""
+    state = app.state
+    if state.settings.LOAD_SAMPLE_DATA:
+        with Session(state.engine) as session:
+            await ingest.load_sample_companies(
+                session=session, settings=state.settings, vector_store=state.vector_store
+            )
+    yield
+
+
+def chat_request(
+    body: Annotated[ChatRequest | None, Body()] = None,
+    query: Annotated[str | None, Query()] = None,
+    company_id: Annotated[str | None, Query()] = None,
+    session_id: Annotated[str | None, Query()] = None,
+    rewrite: Annotated[bool | None, Query()] = None,
+) -> ChatRequest:
+    """The question from a JSON body or from query parameters (the body wins)."""
+    if body is not None:
+        return body
+    values = {"query": query, "company_id": company_id, "session_id": session_id}
+    values = {key: value for key, value in values.items() if value is not None}
+    if rewrite is not None:
+        values["rewrite"] = rewrite
+    try:
+        return ChatRequest.model_validate(values)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+ChatInput = Annotated[ChatRequest, Depends(chat_request)]
+
+
+@router.get("/companies", response_model=CompaniesPublic)
+def list_companies(session: SessionDep) -> CompaniesPublic:
+    """List the companies and how many documents each has."""
+    return services.list_companies(session)
+
+
+@router.post("/documents", response_model=DocumentsUploaded, status_code=201)
+async def upload_documents(
+    session: SessionDep,
+    settings: SettingsDep,
+    vector_store: VectorStoreDep,
+    files: Annotated[list[UploadFile], File(description="One or more .txt, .md or .pdf files")],
+    company_id: Annotated[str, Form()],
+    company_name: Annotated[str | None, Form()] = None,
+) -> DocumentsUploaded:
+    """Upload documents for a company (created on first upload); same name = replace."""
+    contents = []
+    for upload in files:
+        data = await upload.read(settings.MAX_UPLOAD_BYTES + 1)
+        if len(data) > settings.MAX_UPLOAD_BYTES:
+            raise PayloadTooLargeException(
+                f"'{upload.filename}' exceeds the limit of {settings.MAX_UPLOAD_BYTES} bytes"
+            )
+        contents.append((upload.filename or "upload", data))
+    return await services.upload_documents(
+        session=session,
+        settings=settings,
+        vector_store=vector_store,
+        company_id=company_id,
+        files=contents,
+        company_name=company_name,
+    )
+
+
+@router.get("/documents", response_model=DocumentsPublic)
+def list_documents(
+    session: SessionDep, settings: SettingsDep, company_id: str | None = None
+) -> DocumentsPublic:
+    """List a company's documents (default: the sample company)."""
+    return services.list_documents(session, company_id or settings.SAMPLE_COMPANY_ID)
+
+
+@router.delete("/documents/{document_id}", response_model=DocumentDeleted)
+async def delete_document(
+    document_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    vector_store: VectorStoreDep,
+    company_id: str | None = None,
+) -> DocumentDeleted:
+    """Delete a document with its chunks and vectors."""
+    return await services.delete_document(
+        session=session,
+        settings=settings,
+        vector_store=vector_store,
+        document_id=document_id,
+        company_id=company_id,
+    )
+
+
+@router.post("/chat", response_model=ChatResponse)
+async def chat(
+    chat_in: ChatInput,
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    vector_store: VectorStoreDep,
+) -> ChatResponse:
+    """Answer a question from the company's documents, with sources and confidence."""
+    return await services.chat(
+        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+    )
+
+
+@router.post(
+    "/chat/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def chat_stream(
+    request: Request,
+    chat_in: ChatInput,
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    vector_store: VectorStoreDep,
+) -> StreamingResponse:
+    """The same answer as Server-Sent Events: `token`… then `done` with the full response."""
+    # Company, session and retrieval errors are answered as JSON before the stream opens.
+    turn = await services.prepare_turn(
+        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+    )
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for event in services.stream_turn(
+                turn, llm=llm, vector_store=vector_store, rewrite=chat_in.rewrite
+            ):
+                yield event
+        except AppException as exc:
+            request_id = getattr(request.state, "request_id", "")
+            yield sse_event("error", error_body(exc.code, exc.message, request_id))
+
+    return StreamingResponse(
+        with_heartbeat(events(), is_disconnected=request.is_disconnected),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+@router.get("/sessions/{session_id}/messages", response_model=MessagesPublic)
+def read_session_messages(
+    session_id: str, session: SessionDep, company_id: str | None = None
+) -> MessagesPublic:
+    """The conversation of a chat session, oldest message first."""
+    return services.read_messages(session, session_id, company_id)

@@ -1,0 +1,216 @@
+"""Retrieval for one company: vector search, or vector + BM25 fused by reciprocal rank.
+
+Either way the refusal rule is the same cosine-similarity rule: when no chunk of
+the company scores `threshold` (0.45) or more against the query embedding,
+nothing is returned and the chatbot refuses.
+
+- vector: the `k` chunks with the highest cosine similarity, those below the
+  threshold dropped.
+- hybrid: the vector ranking and a BM25 keyword ranking (over the same chunks)
+  are fused by reciprocal rank (RRF, k=60), and the top `k` are used. The
+  threshold gates the query, not each chunk: a chunk that BM25 ranks high for
+  an exact term (a product name, a number) is kept even when its embedding is
+  less similar. Every chunk still reports its cosine similarity as `score`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.config import Settings
+from core.vector_store import SearchResult, VectorChunk, VectorStore
+
+RetrievalMode = Literal["vector", "hybrid"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("vector", "hybrid")
+DEFAULT_RETRIEVAL_MODE: RetrievalMode = "hybrid"
+RRF_K = 60
+MIN_CANDIDATES = 20
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    ranked: list[SearchResult]  # the top k by the mode's ranking, threshold not applied
+    best_score: float  # the best cosine similarity of any chunk, -1.0 when there are none
+    threshold: float
+    mode: RetrievalMode
+
+    @property
+    def relevant(self) -> bool:
+        return self.best_score >= self.threshold
+
+    @property
+    def chunks(self) -> list[SearchResult]:
+        """The chunks to answer from: empty means refuse."""
+        if not self.relevant:
+            return []
+        if self.mode == "vector":
+            return [chunk for chunk in self.ranked if chunk.score >= self.threshold]
+        return self.ranked
+
+
+def retrieval_mode(settings: Settings) -> RetrievalMode:
+    # RETRIEVAL_MODE belongs in core.config.Settings; until it is there, the default applies.
+    mode = getattr(settings, "RETRIEVAL_MODE", DEFAULT_RETRIEVAL_MODE)
+    return mode if mode in RETRIEVAL_MODES else DEFAULT_RETRIEVAL_MODE
+
+
+async def retrieve(
+    query: str,
+    *,
+    company_id: str,
+    vector_store: VectorStore,
+    engine: Engine,
+    k: int,
+    threshold: float,
+    mode: RetrievalMode,
+    candidates: int | None = None,
+) -> Retrieval:
+    """Rank the company's chunks for `query`.
+
+    `candidates` is how deep each ranking goes before fusion in hybrid mode.
+    """
+    embedding = await vector_store.embedder.embed_query(query)
+    depth = k if mode == "vector" else max(candidates or 0, k * 5, MIN_CANDIDATES)
+    by_vector = await anyio.to_thread.run_sync(
+        lambda: vector_store.similarity_search(
+            embedding, company_id=company_id, k=depth, threshold=-1.0
+        )
+    )
+    best = by_vector[0].score if by_vector else -1.0
+    if mode == "vector":
+        return Retrieval(ranked=by_vector[:k], best_score=best, threshold=threshold, mode=mode)
+
+    keyword_index = await anyio.to_thread.run_sync(_keyword_index, vector_store, engine, company_id)
+    by_keyword = keyword_index.search(query, k=depth)
+    fused = reciprocal_rank_fusion([[hit.chunk_id for hit in by_vector], by_keyword])
+    ranked = await _results(fused[:k], by_vector, vector_store, engine, company_id, embedding)
+    return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode)
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], *, k: int = RRF_K) -> list[int]:
+    """Ids ordered by the sum of 1 / (k + rank) over the rankings that contain them."""
+    scores: Counter[int] = Counter()
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] += 1.0 / (k + rank)
+    return [item for item, _ in sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))]
+
+
+async def _results(
+    chunk_ids: list[int],
+    by_vector: list[SearchResult],
+    vector_store: VectorStore,
+    engine: Engine,
+    company_id: str,
+    query_embedding: np.ndarray,
+) -> list[SearchResult]:
+    """SearchResults for fused ids; keyword-only hits get their cosine score computed here."""
+    known = {hit.chunk_id: hit for hit in by_vector}
+    rows = _rows(engine, company_id, [i for i in chunk_ids if i not in known])
+    if rows:
+        vectors = await vector_store.embedder.embed_documents([row.text for row in rows.values()])
+        for (chunk_id, row), vector in zip(rows.items(), vectors, strict=True):
+            known[chunk_id] = _as_result(row, float(vector @ query_embedding))
+    # A chunk deleted since the keyword index was built is simply skipped.
+    return [known[chunk_id] for chunk_id in chunk_ids if chunk_id in known]
+
+
+# ---------------------------------------------------------------- BM25
+
+
+def keyword_terms(text: str) -> list[str]:
+    return [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
+
+
+class KeywordIndex:
+    """Okapi BM25 (k1=1.5, b=0.75) over a company's chunks, in memory."""
+
+    def __init__(self, chunk_ids: list[int], texts: list[str], *, k1: float = 1.5, b: float = 0.75):
+        self.chunk_ids = chunk_ids
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        documents = [Counter(keyword_terms(text)) for text in texts]
+        lengths = [sum(terms.values()) for terms in documents]
+        average = (sum(lengths) / len(lengths)) if lengths else 0.0
+        frequency = Counter(term for terms in documents for term in terms)
+        n = len(documents)
+        for position, (terms, length) in enumerate(zip(documents, lengths, strict=True)):
+            norm = k1 * (1 - b + b * length / average) if average else k1
+            for term, tf in terms.items():
+                idf = math.log(1 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
+                weight = idf * tf * (k1 + 1) / (tf + norm)
+                self._postings.setdefault(term, []).append((position, weight))
+
+    def search(self, query: str, *, k: int) -> list[int]:
+        """Chunk ids of the `k` best BM25 matches (score > 0), best first."""
+        scores: Counter[int] = Counter()
+        for term in set(keyword_terms(query)):
+            for position, weight in self._postings.get(term, ()):
+                scores[position] += weight
+        return [self.chunk_ids[position] for position, _ in scores.most_common(k)]
+
+
+# One keyword index per (vector store, company), rebuilt when the company's chunks change.
+_keyword_indexes: weakref.WeakKeyDictionary[
+    VectorStore, dict[str, tuple[tuple[int, int], KeywordIndex]]
+] = weakref.WeakKeyDictionary()
+
+
+def _keyword_index(vector_store: VectorStore, engine: Engine, company_id: str) -> KeywordIndex:
+    with Session(engine) as session:
+        # Chunk ids are never reused, so (count, max id) changes with every write.
+        count, max_id = session.exec(
+            select(func.count(), func.max(VectorChunk.id)).where(
+                VectorChunk.company_id == company_id
+            )
+        ).one()
+        version = (int(count), int(max_id or 0))
+        cached = _keyword_indexes.setdefault(vector_store, {}).get(company_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = session.exec(
+            select(VectorChunk.id, VectorChunk.text)
+            .where(VectorChunk.company_id == company_id)
+            .order_by(col(VectorChunk.id))
+        ).all()
+    index = KeywordIndex([int(chunk_id) for chunk_id, _ in rows], [text for _, text in rows])
+    _keyword_indexes[vector_store][company_id] = (version, index)
+    return index
+
+
+def _rows(engine: Engine, company_id: str, chunk_ids: list[int]) -> dict[int, VectorChunk]:
+    if not chunk_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(VectorChunk).where(
+                VectorChunk.company_id == company_id, col(VectorChunk.id).in_(chunk_ids)
+            )
+        ).all()
+    return {int(row.id): row for row in rows if row.id is not None}
+
+
+def _as_result(row: VectorChunk, score: float) -> SearchResult:
+    assert row.id is not None
+    return SearchResult(
+        chunk_id=row.id,
+        score=score,
+        text=row.text,
+        document_id=row.document_id,
+        source=row.source,
+        chunk_index=row.chunk_index,
+        metadata=dict(row.metadata_json or {}),
+    )

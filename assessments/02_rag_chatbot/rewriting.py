@@ -1,0 +1,177 @@
+"""The two rewrites around an answer: follow-up → standalone question, and a friendlier tone.
+
+Standalone question (before retrieval): "what about its pricing?" means nothing
+to a vector search. The LLM rewrites it from the last turns
+(`prompts/condense_*.txt`); the local heuristic prepends the content words of
+the previous question when the new one leans on it (a pronoun, "what about",
+or only one or two content words).
+
+Friendliness (after answering, when `rewrite: true`): the LLM rephrases
+(`prompts/friendly_system.txt`); locally a fixed template wraps the answer.
+Either way `facts_preserved` must hold — the same numbers and the same `[n]`
+markers before and after — or the rewrite is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from core.ai_step import LOCAL_PROVIDER, StepOutcome
+from core.exceptions import LLMException
+from core.llm_client import LLMClient
+from core.prompts import load_prompt
+
+from .answering import CITATION, PROMPTS, Turn, format_history
+
+CONDENSE_MODEL = "follow-up-heuristic"
+FRIENDLY_MODEL = "friendly-template"
+MAX_QUESTION_CHARS = 500
+
+_PRONOUNS = {
+    "it",
+    "its",
+    "it's",
+    "they",
+    "them",
+    "their",
+    "theirs",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "him",
+    "his",
+    "she",
+    "her",
+    "hers",
+}
+_LEAD_INS = ("what about", "how about", "and ", "also ", "what else", "same for")
+_NOT_SALIENT = {
+    "tell",
+    "know",
+    "explain",
+    "describe",
+    "please",
+    "does",
+    "did",
+    "do",
+    "like",
+    "want",
+    "need",
+}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&-]*")
+
+FRIENDLY_OPENING = "Happy to help!"
+FRIENDLY_CLOSING = "I hope that helps. Feel free to ask if anything else comes up."
+
+
+# ---------------------------------------------------------------- standalone question
+
+
+async def llm_standalone_question(
+    llm: LLMClient, question: str, history: Sequence[Turn]
+) -> StepOutcome[str]:
+    system = load_prompt(PROMPTS, "condense_system.txt").text
+    user = load_prompt(PROMPTS, "condense_user.txt").render(
+        history=format_history(history), question=question
+    )
+    result = await llm.complete_text(system=system, user=user, temperature=0.0, max_tokens=120)
+    rewritten = " ".join(result.value.split())
+    if not rewritten or len(rewritten) > MAX_QUESTION_CHARS:
+        raise LLMException("The LLM did not return one question", code="llm_invalid_output")
+    return StepOutcome(
+        value=rewritten,
+        provider=result.provider,
+        model=result.model,
+        raw_output=result.raw,
+        usage=result.usage,
+    )
+
+
+async def local_standalone_question(question: str, history: Sequence[Turn]) -> StepOutcome[str]:
+    return StepOutcome(
+        value=standalone_question(question, history), provider=LOCAL_PROVIDER, model=CONDENSE_MODEL
+    )
+
+
+def standalone_question(question: str, history: Sequence[Turn]) -> str:
+    """The question, prefixed with the previous question's content words when it is a follow-up."""
+    previous = next((turn.content for turn in reversed(history) if turn.role == "user"), None)
+    if previous is None or not is_follow_up(question):
+        return question
+    salient = [
+        word for word in content_words(previous) if word.lower() not in _lower_words(question)
+    ]
+    return f"{' '.join(salient)}: {question}" if salient else question
+
+
+def is_follow_up(question: str) -> bool:
+    lowered = question.lower().strip()
+    words = [word.lower() for word in _WORD.findall(question)]
+    return (
+        lowered.startswith(_LEAD_INS)
+        or any(word in _PRONOUNS for word in words)
+        or len(content_words(question)) <= 2
+    )
+
+
+def content_words(text: str) -> list[str]:
+    return [
+        word
+        for word in _WORD.findall(re.sub(r"['’]s\b", "", text))
+        if word.lower() not in ENGLISH_STOP_WORDS and word.lower() not in _NOT_SALIENT
+    ]
+
+
+def _lower_words(text: str) -> set[str]:
+    return {word.lower() for word in _WORD.findall(text)}
+
+
+# ---------------------------------------------------------------- friendlier tone
+
+
+async def llm_friendlier(llm: LLMClient, answer: str) -> StepOutcome[str]:
+    system = load_prompt(PROMPTS, "friendly_system.txt").text
+    result = await llm.complete_text(system=system, user=answer, temperature=0.3, max_tokens=700)
+    rewritten = result.value.strip()
+    if not facts_preserved(answer, rewritten):
+        # Raising hands the step to the local template (core.ai_step's fallback).
+        raise LLMException(
+            "The friendlier rewrite changed numbers or citations; it was discarded",
+            code="llm_rewrite_changed_facts",
+        )
+    return StepOutcome(
+        value=rewritten,
+        provider=result.provider,
+        model=result.model,
+        raw_output=result.raw,
+        usage=result.usage,
+    )
+
+
+async def local_friendlier(answer: str) -> StepOutcome[str]:
+    return StepOutcome(
+        value=friendly_template(answer), provider=LOCAL_PROVIDER, model=FRIENDLY_MODEL
+    )
+
+
+def friendly_template(answer: str) -> str:
+    return f"{FRIENDLY_OPENING} {answer} {FRIENDLY_CLOSING}"
+
+
+def facts_preserved(before: str, after: str) -> bool:
+    """Same numbers (as a multiset) and the same citation markers, in the same order."""
+    return _numbers(before) == _numbers(after) and CITATION.findall(before) == CITATION.findall(
+        after
+    )
+
+
+def _numbers(text: str) -> Counter[str]:
+    # Markers are not facts: "[1]" must not count as the number 1.
+    return Counter(n.replace(",", "") for n in _NUMBER.findall(CITATION.sub(" ", text)))

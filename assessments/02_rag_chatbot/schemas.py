@@ -1,0 +1,116 @@
+"""Request and response shapes of the RAG chatbot API (SPEC §4.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.vector_store import COMPANY_ID_PATTERN
+
+# The one refusal: returned verbatim whenever the documents cannot answer.
+REFUSAL_MESSAGE = (
+    "I don't have enough information in the provided documents to answer that question."
+)
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_QUERY_CHARS = 2000
+
+
+class ChatRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    company_id: str | None = Field(None, pattern=COMPANY_ID_PATTERN.pattern, max_length=63)
+    session_id: str | None = Field(None, pattern=SESSION_ID_PATTERN)
+    rewrite: bool = False
+
+
+class SourcePublic(BaseModel):
+    """One retrieved chunk; the answer's marker `[n]` points at `sources[n-1]`."""
+
+    source: str
+    chunk_id: int
+    score: float
+    snippet: str
+    document_id: str | None = None
+    cited: bool = False
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    sources: list[SourcePublic]
+    confidence: float
+    session_id: str
+    refused: bool
+    company_id: str
+    provider: str
+    model: str
+    fallback: bool = False
+    rewritten: bool = False
+    search_query: str
+
+
+class DocumentUploaded(BaseModel):
+    id: str
+    source: str
+    chunks: int
+    status: Literal["created", "replaced", "unchanged"]
+
+
+class DocumentsUploaded(BaseModel):
+    company_id: str
+    data: list[DocumentUploaded]
+    count: int
+
+
+class DocumentPublic(BaseModel):
+    id: str
+    company_id: str
+    source: str
+    chunks: int
+    bytes: int
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentsPublic(BaseModel):
+    data: list[DocumentPublic]
+    count: int
+
+
+class DocumentDeleted(BaseModel):
+    id: str
+    company_id: str
+    source: str
+    chunks_removed: int
+
+
+class CompanyPublic(BaseModel):
+    id: str
+    name: str
+    documents: int
+
+
+class CompaniesPublic(BaseModel):
+    data: list[CompanyPublic]
+    count: int
+
+
+class MessagePublic(BaseModel):
+    id: int
+    role: Literal["user", "assistant"]
+    content: str
+    sources: list[SourcePublic]
+    confidence: float | None
+    refused: bool
+    provider: str | None
+    model: str | None
+    created_at: datetime
+
+
+class MessagesPublic(BaseModel):
+    session_id: str
+    company_id: str
+    data: list[MessagePublic]
+    count: int

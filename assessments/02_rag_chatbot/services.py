@@ -1,0 +1,433 @@
+"""The RAG chatbot's use cases: companies, documents, chat turns and their history.
+
+A chat turn: check the company and the session → rewrite a follow-up into a
+standalone question → retrieve (refuse below the similarity threshold) →
+answer (LLM, or the local extractive answerer on the local provider or when
+the LLM fails) → check citations → optionally make it friendlier → store both
+messages → respond with sources and confidence.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import anyio
+import structlog
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.ai_step import LOCAL_PROVIDER, StepOutcome, run_step
+from core.config import Settings
+from core.exceptions import LLMException, NotFoundException, ValidationException
+from core.llm_client import LLMClient
+from core.vector_store import SearchResult, VectorStore
+
+from . import ingest
+from .answering import (
+    AnswerContext,
+    Turn,
+    check_answer,
+    confidence,
+    extractive_answer,
+    is_refusal,
+    llm_answer,
+    llm_answer_stream,
+)
+from .models import ChatMessage, Company, Document
+from .retrieval import Retrieval, RetrievalMode, retrieval_mode, retrieve
+from .rewriting import (
+    facts_preserved,
+    llm_friendlier,
+    llm_standalone_question,
+    local_friendlier,
+    local_standalone_question,
+)
+from .schemas import (
+    REFUSAL_MESSAGE,
+    ChatRequest,
+    ChatResponse,
+    CompaniesPublic,
+    CompanyPublic,
+    DocumentDeleted,
+    DocumentPublic,
+    DocumentsPublic,
+    DocumentsUploaded,
+    DocumentUploaded,
+    MessagePublic,
+    MessagesPublic,
+    SourcePublic,
+)
+from .streaming import sse_event
+
+log = structlog.get_logger(__name__)
+
+HISTORY_MESSAGES = 6
+SNIPPET_CHARS = 300
+THRESHOLD_MODEL = "similarity-threshold"
+
+
+# ---------------------------------------------------------------- companies
+
+
+def get_company(session: Session, company_id: str) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFoundException(f"Company '{company_id}' not found")
+    return company
+
+
+def list_companies(session: Session) -> CompaniesPublic:
+    counts = dict(
+        session.exec(select(Document.company_id, func.count()).group_by(Document.company_id)).all()
+    )
+    companies = session.exec(select(Company).order_by(col(Company.id))).all()
+    data = [CompanyPublic(id=c.id, name=c.name, documents=counts.get(c.id, 0)) for c in companies]
+    return CompaniesPublic(data=data, count=len(data))
+
+
+# ---------------------------------------------------------------- documents
+
+
+async def upload_documents(
+    *,
+    session: Session,
+    settings: Settings,
+    vector_store: VectorStore,
+    company_id: str,
+    files: Sequence[tuple[str, bytes]],
+    company_name: str | None = None,
+) -> DocumentsUploaded:
+    """Every file is validated before any is stored: one bad file fails the request whole."""
+    prepared = [
+        ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
+        for name, data in files
+    ]
+    names = [document.source for document in prepared]
+    if len(set(names)) != len(names):
+        raise ValidationException(
+            "Two files in one upload have the same name", code="duplicate_filename"
+        )
+    ingest.ensure_company(session, company_id, name=company_name)
+    results = await ingest.ingest_documents(
+        prepared,
+        company_id=company_id,
+        session=session,
+        vector_store=vector_store,
+        upload_dir=settings.upload_dir,
+    )
+    data = [
+        DocumentUploaded(
+            id=r.document.id, source=r.document.source, chunks=r.document.chunks, status=r.status
+        )
+        for r in results
+    ]
+    return DocumentsUploaded(company_id=company_id, data=data, count=len(data))
+
+
+def list_documents(session: Session, company_id: str) -> DocumentsPublic:
+    get_company(session, company_id)
+    documents = session.exec(
+        select(Document).where(Document.company_id == company_id).order_by(col(Document.source))
+    ).all()
+    data = [DocumentPublic.model_validate(document, from_attributes=True) for document in documents]
+    return DocumentsPublic(data=data, count=len(data))
+
+
+async def delete_document(
+    *,
+    session: Session,
+    settings: Settings,
+    vector_store: VectorStore,
+    document_id: str,
+    company_id: str | None = None,
+) -> DocumentDeleted:
+    document = session.get(Document, document_id)
+    if document is None or (company_id is not None and document.company_id != company_id):
+        raise NotFoundException(f"Document '{document_id}' not found")
+    removed = await anyio.to_thread.run_sync(
+        lambda: vector_store.delete_document(document.id, company_id=document.company_id)
+    )
+    deleted = DocumentDeleted(
+        id=document.id,
+        company_id=document.company_id,
+        source=document.source,
+        chunks_removed=removed,
+    )
+    session.delete(document)
+    session.commit()
+    ingest.remove_upload(settings.upload_dir, deleted.company_id, deleted.source)
+    return deleted
+
+
+# ---------------------------------------------------------------- chat
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """Everything decided before the answer is written."""
+
+    company_id: str
+    session_id: str
+    query: str  # as the user asked it
+    search_query: str  # standalone: what was retrieved for
+    history: list[Turn]
+    retrieval: Retrieval
+    engine: Engine
+
+    @property
+    def chunks(self) -> list[SearchResult]:
+        return self.retrieval.chunks
+
+    @property
+    def context(self) -> AnswerContext:
+        return AnswerContext(question=self.search_query, chunks=self.chunks, history=self.history)
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    text: str
+    provider: str
+    model: str
+    fallback: bool = False
+    rewritten: bool = False
+
+
+async def prepare_turn(
+    *,
+    session: Session,
+    settings: Settings,
+    llm: LLMClient | None,
+    vector_store: VectorStore,
+    chat_in: ChatRequest,
+    mode: RetrievalMode | None = None,
+) -> PreparedTurn:
+    """Validate the company and session, resolve a follow-up, and retrieve."""
+    company_id = chat_in.company_id or settings.SAMPLE_COMPANY_ID
+    get_company(session, company_id)
+    session_id = chat_in.session_id or uuid.uuid4().hex
+    history = _history(session, session_id=session_id, company_id=company_id)
+    query = chat_in.query.strip()
+    search_query = query
+    if history:
+        condensed = await run_step(
+            "rag.condense",
+            llm=(lambda: llm_standalone_question(llm, query, history)) if llm else None,
+            local=lambda: local_standalone_question(query, history),
+        )
+        search_query = condensed.value
+    retrieval = await retrieve(
+        search_query,
+        company_id=company_id,
+        vector_store=vector_store,
+        engine=session.get_bind(),  # type: ignore[arg-type]
+        k=settings.RETRIEVAL_TOP_K,
+        threshold=settings.SIMILARITY_THRESHOLD,
+        mode=mode or retrieval_mode(settings),
+    )
+    log.info(
+        "rag_retrieval",
+        company_id=company_id,
+        mode=retrieval.mode,
+        best_score=round(retrieval.best_score, 4),
+        chunks=len(retrieval.chunks),
+    )
+    return PreparedTurn(
+        company_id=company_id,
+        session_id=session_id,
+        query=query,
+        search_query=search_query,
+        history=history,
+        retrieval=retrieval,
+        engine=session.get_bind(),  # type: ignore[arg-type]
+    )
+
+
+async def chat(
+    *,
+    session: Session,
+    settings: Settings,
+    llm: LLMClient | None,
+    vector_store: VectorStore,
+    chat_in: ChatRequest,
+) -> ChatResponse:
+    turn = await prepare_turn(
+        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+    )
+    answer = await answer_turn(turn, llm=llm, vector_store=vector_store, rewrite=chat_in.rewrite)
+    return record_turn(turn, answer)
+
+
+async def answer_turn(
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+) -> FinalAnswer:
+    if not turn.chunks:
+        return FinalAnswer(REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL)
+    context = turn.context
+    outcome = await run_step(
+        "rag.answer",
+        llm=(lambda: llm_answer(llm, context)) if llm else None,
+        local=lambda: extractive_answer(vector_store.embedder, context),
+    )
+    answer = _final(outcome)
+    return await make_friendlier(answer, llm=llm) if rewrite else answer
+
+
+async def make_friendlier(answer: FinalAnswer, *, llm: LLMClient | None) -> FinalAnswer:
+    """The friendliness pass; a refusal stays the exact refusal."""
+    if is_refusal(answer.text):
+        return answer
+    outcome = await run_step(
+        "rag.rewrite",
+        llm=(lambda: llm_friendlier(llm, answer.text)) if llm else None,
+        local=lambda: local_friendlier(answer.text),
+    )
+    if not facts_preserved(answer.text, outcome.value):
+        log.warning("rag_rewrite_rejected", provider=outcome.provider)
+        return answer
+    return FinalAnswer(
+        outcome.value, answer.provider, answer.model, fallback=answer.fallback, rewritten=True
+    )
+
+
+def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
+    """Validate citations, score confidence, store both messages, build the response."""
+    checked = check_answer(answer.text, sources=len(turn.chunks))
+    chunks = [] if checked.refused else turn.chunks
+    sources = [
+        SourcePublic(
+            source=chunk.source or "unknown",
+            chunk_id=chunk.chunk_id,
+            score=round(chunk.score, 4),
+            snippet=_snippet(chunk.text),
+            document_id=chunk.document_id,
+            cited=number in checked.cited,
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+    response = ChatResponse(
+        answer=checked.text,
+        sources=sources,
+        confidence=confidence(checked, chunks),
+        session_id=turn.session_id,
+        refused=checked.refused,
+        company_id=turn.company_id,
+        provider=answer.provider,
+        model=answer.model,
+        fallback=answer.fallback,
+        rewritten=answer.rewritten and not checked.refused,
+        search_query=turn.search_query,
+    )
+    with Session(turn.engine) as session:
+        session.add(
+            ChatMessage(
+                session_id=turn.session_id,
+                company_id=turn.company_id,
+                role="user",
+                content=turn.query,
+                search_query=turn.search_query if turn.search_query != turn.query else None,
+            )
+        )
+        session.add(
+            ChatMessage(
+                session_id=turn.session_id,
+                company_id=turn.company_id,
+                role="assistant",
+                content=response.answer,
+                sources=[source.model_dump() for source in sources],
+                confidence=response.confidence,
+                refused=response.refused,
+                provider=response.provider,
+                model=response.model,
+            )
+        )
+        session.commit()
+    log.info(
+        "rag_answer",
+        company_id=turn.company_id,
+        refused=response.refused,
+        confidence=response.confidence,
+        provider=response.provider,
+        fallback=response.fallback,
+    )
+    return response
+
+
+async def stream_turn(
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+) -> AsyncIterator[str]:
+    """SSE events: `token`s, a `reset` if the LLM fails mid-answer, then `done` (the response)."""
+    if llm is None or rewrite or not turn.chunks:
+        answer = await answer_turn(turn, llm=llm, vector_store=vector_store, rewrite=rewrite)
+        for token in _tokens(answer.text):
+            yield sse_event("token", {"text": token})
+    else:
+        parts: list[str] = []
+        try:
+            async for delta in llm_answer_stream(llm, turn.context):
+                parts.append(delta)
+                yield sse_event("token", {"text": delta})
+            answer = FinalAnswer("".join(parts), provider=llm.provider, model=llm.model)
+        except LLMException as exc:
+            log.warning("rag_stream_fallback", reason=exc.code, after_tokens=bool(parts))
+            if parts:
+                yield sse_event("reset", {"reason": exc.code})
+            local = await extractive_answer(vector_store.embedder, turn.context)
+            answer = FinalAnswer(local.value, local.provider, local.model, fallback=True)
+            for token in _tokens(answer.text):
+                yield sse_event("token", {"text": token})
+    response = await anyio.to_thread.run_sync(record_turn, turn, answer)
+    yield sse_event("done", response.model_dump(mode="json"))
+
+
+def read_messages(
+    session: Session, session_id: str, company_id: str | None = None
+) -> MessagesPublic:
+    messages = session.exec(
+        select(ChatMessage)
+        .where(ChatMessage.session_id == session_id)
+        .order_by(col(ChatMessage.created_at), col(ChatMessage.id))
+    ).all()
+    if not messages or (company_id is not None and messages[0].company_id != company_id):
+        raise NotFoundException(f"Session '{session_id}' not found")
+    data = [MessagePublic.model_validate(message, from_attributes=True) for message in messages]
+    return MessagesPublic(
+        session_id=session_id, company_id=messages[0].company_id, data=data, count=len(data)
+    )
+
+
+def _history(session: Session, *, session_id: str, company_id: str) -> list[Turn]:
+    """The session's last messages, oldest first; a session belongs to one company."""
+    owner = session.exec(
+        select(ChatMessage.company_id).where(ChatMessage.session_id == session_id).limit(1)
+    ).first()
+    if owner is not None and owner != company_id:
+        # 404, not 409: another company's session is not this company's business.
+        raise NotFoundException(f"Session '{session_id}' not found for company '{company_id}'")
+    recent = session.exec(
+        select(ChatMessage)
+        .where(ChatMessage.session_id == session_id)
+        .order_by(col(ChatMessage.id).desc())
+        .limit(HISTORY_MESSAGES)
+    ).all()
+    return [Turn(role=m.role, content=m.search_query or m.content) for m in reversed(recent)]
+
+
+def _final(outcome: StepOutcome[str]) -> FinalAnswer:
+    return FinalAnswer(
+        outcome.value, provider=outcome.provider, model=outcome.model, fallback=outcome.fallback
+    )
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    return text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [word if i == 0 else f" {word}" for i, word in enumerate(words)]

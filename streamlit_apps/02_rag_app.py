@@ -1,0 +1,157 @@
+"""Assessment 2 demo: chat with one company's documents, over the backend's HTTP API.
+
+Run on its own with `streamlit run streamlit_apps/02_rag_app.py` (or as a page
+of Home.py). The backend is at BACKEND_URL (default http://127.0.0.1:8000).
+
+Everything that comes from documents (answers, snippets, file names) is shown
+as plain text: Markdown and HTML characters are escaped before rendering, so a
+document cannot inject markup or script into this page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from typing import Any
+
+import httpx
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+BACKEND_URL = os.environ.get("BACKEND_URL", "http://127.0.0.1:8000").rstrip("/")
+API = f"{BACKEND_URL}/api/02-rag"
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:=])")
+
+# Home.py has already set the page config when this runs as one of its pages.
+with contextlib.suppress(StreamlitAPIException):
+    st.set_page_config(page_title="RAG chatbot", page_icon="📚", layout="wide")
+
+
+def plain(text: str) -> str:
+    """Markdown that displays `text` literally (no links, HTML, math or emphasis)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    """The JSON answer of the backend, or None after showing its error message."""
+    try:
+        response = httpx.request(method, f"{API}{path}", timeout=120, **kwargs)
+    except httpx.HTTPError as exc:
+        st.error(f"Backend not reachable at {BACKEND_URL}: {exc}")
+        return None
+    if response.is_success:
+        return response.json()
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = response.text
+    st.error(f"{response.status_code}: {message}")
+    return None
+
+
+def show_answer(message: dict) -> None:
+    st.markdown(plain(message["content"]))
+    if message.get("refused"):
+        st.caption("Refused: the documents do not answer this.")
+        return
+    details = [f"confidence {message.get('confidence', 0):.2f}"]
+    if message.get("provider"):
+        details.append(f"{message['provider']} · {message.get('model', '')}")
+    if message.get("fallback"):
+        details.append("LLM failed, local fallback")
+    st.caption(plain(" | ".join(details)))
+    sources = message.get("sources") or []
+    if sources:
+        with st.expander(f"Sources ({len(sources)})"):
+            for number, source in enumerate(sources, start=1):
+                mark = "cited" if source.get("cited") else "retrieved"
+                st.markdown(
+                    plain(f"[{number}] {source['source']} · score {source['score']:.3f} · {mark}")
+                )
+                st.caption(plain(source["snippet"]))
+
+
+def sidebar() -> tuple[str | None, bool]:
+    st.sidebar.header("Company")
+    companies = call("GET", "/companies") or {"data": []}
+    ids = [company["id"] for company in companies["data"]]
+    company_id = st.sidebar.selectbox("Company", ids, index=0 if ids else None)
+    rewrite = st.sidebar.toggle("Friendlier answers (rewrite)", value=False)
+
+    st.sidebar.header("Upload documents")
+    target = st.sidebar.text_input("Company id for the upload", value=company_id or "")
+    files = st.sidebar.file_uploader(
+        "TXT, Markdown or PDF", type=["txt", "md", "pdf"], accept_multiple_files=True
+    )
+    if st.sidebar.button("Upload", disabled=not files or not target):
+        parts = [("files", (f.name, f.getvalue())) for f in files or []]
+        result = call("POST", "/documents", data={"company_id": target}, files=parts)
+        if result:
+            for item in result["data"]:
+                st.sidebar.success(
+                    plain(f"{item['source']}: {item['status']}, {item['chunks']} chunks")
+                )
+
+    if company_id:
+        documents = call("GET", "/documents", params={"company_id": company_id}) or {"data": []}
+        with st.sidebar.expander(f"Documents ({len(documents['data'])})"):
+            for document in documents["data"]:
+                left, right = st.columns([4, 1])
+                left.markdown(plain(f"{document['source']} ({document['chunks']} chunks)"))
+                if right.button("✕", key=f"delete-{document['id']}", help="Delete"):
+                    call(
+                        "DELETE", f"/documents/{document['id']}", params={"company_id": company_id}
+                    )
+                    st.rerun()
+
+    st.sidebar.header("Session")
+    session_id = st.session_state.get("session_id")
+    st.sidebar.caption(
+        plain(f"id: {session_id}")
+        if session_id
+        else "A new session starts with your first question."
+    )
+    if st.sidebar.button("New conversation"):
+        st.session_state.pop("session_id", None)
+        st.rerun()
+    return company_id, rewrite
+
+
+def main() -> None:
+    st.title("📚 Company documents chatbot")
+    st.caption("Answers come only from the selected company's documents, with their sources.")
+    company_id, rewrite = sidebar()
+    if company_id is None:
+        st.info("No company yet: upload documents with a company id in the sidebar.")
+        return
+    if st.session_state.get("company_id") != company_id:
+        # A session belongs to one company: switching company starts a new one.
+        st.session_state["company_id"] = company_id
+        st.session_state.pop("session_id", None)
+
+    session_id = st.session_state.get("session_id")
+    history = call("GET", f"/sessions/{session_id}/messages") if session_id else None
+    for message in (history or {"data": []})["data"]:
+        with st.chat_message(message["role"]):
+            if message["role"] == "user":
+                st.markdown(plain(message["content"]))
+            else:
+                show_answer(message)
+
+    question = st.chat_input("Ask about this company")
+    if not question:
+        return
+    with st.chat_message("user"):
+        st.markdown(plain(question))
+    body = {"query": question, "company_id": company_id, "rewrite": rewrite}
+    if session_id:
+        body["session_id"] = session_id
+    with st.chat_message("assistant"), st.spinner("Searching the documents…"):
+        answer = call("POST", "/chat", json=body)
+        if answer:
+            st.session_state["session_id"] = answer["session_id"]
+            show_answer({**answer, "content": answer["answer"]})
+
+
+main()

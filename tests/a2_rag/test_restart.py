@@ -1,0 +1,56 @@
+"""The index and the chat history survive an app restart; sample data loads once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from backend.main import create_app
+from tests.support import make_settings
+
+from .helpers import API, ask, documents, upload
+
+
+def test_uploaded_documents_and_history_survive_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings)) as client:
+        uploaded = upload(
+            client,
+            "initech",
+            {"vacation.md": "# Vacation\n\nEvery Initech employee gets 27 days of paid vacation."},
+        )
+        session_id = ask(
+            client, "How much paid vacation do Initech employees get?", company_id="initech"
+        )["session_id"]
+
+    with TestClient(create_app(settings)) as client:
+        assert [d["id"] for d in documents(client, "initech")] == [uploaded["data"][0]["id"]]
+        answer = ask(
+            client, "How much paid vacation do Initech employees get?", company_id="initech"
+        )
+        history = client.get(f"{API}/sessions/{session_id}/messages").json()
+
+    assert "27 days" in answer["answer"]
+    assert history["count"] == 2
+
+
+def test_sample_data_is_not_ingested_again_on_restart(sample_settings) -> None:
+    with TestClient(create_app(sample_settings)) as client:
+        before = {d["id"]: d["updated_at"] for d in documents(client, "acme-corp")}
+        chunks = client.app.state.vector_store.count("acme-corp")
+
+    with TestClient(create_app(sample_settings)) as client:
+        after = {d["id"]: d["updated_at"] for d in documents(client, "acme-corp")}
+        assert client.app.state.vector_store.count("acme-corp") == chunks
+
+    assert after == before
+
+
+def test_start_up_loads_every_sample_company(sample_client: TestClient) -> None:
+    companies = {c["id"]: c for c in sample_client.get(f"{API}/companies").json()["data"]}
+
+    assert companies["acme-corp"]["name"] == "Acme Corp"
+    assert companies["acme-corp"]["documents"] >= 7
+    assert companies["globex-inc"]["documents"] >= 3
+    assert "about_company.txt" in {d["source"] for d in documents(sample_client, "acme-corp")}

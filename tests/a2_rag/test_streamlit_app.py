@@ -1,0 +1,91 @@
+"""The Streamlit page against a live backend (uvicorn on a free local port)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from streamlit.testing.v1 import AppTest
+
+from backend.main import create_app
+from core.config import PROJECT_ROOT, Settings
+
+APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def backend_url(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(sample_settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("BACKEND_URL", url)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def markdown_texts(app: AppTest) -> list[str]:
+    return [element.value for element in app.markdown] + [c.value for c in app.caption]
+
+
+def test_page_lists_companies_and_answers_with_sources_and_confidence(backend_url: str) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+
+    assert not app.exception
+    assert {"acme-corp", "globex-inc"} <= set(app.selectbox[0].options)
+
+    app.chat_input[0].set_value("What does the Starter plan cost per month?").run()
+
+    texts = markdown_texts(app)
+    assert not app.exception
+    assert any("\\$49" in text for text in texts), "the price, escaped so it is not LaTeX"
+    assert any("confidence" in text for text in texts)
+    assert any("pricing\\.md" in text for text in texts), "sources are listed"
+
+
+def test_page_keeps_the_session_history(backend_url: str) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    app.chat_input[0].set_value("Who is the CEO of Acme?").run()
+    app.chat_input[0].set_value("What is the capital of France?").run()
+
+    assert len(app.chat_message) == 4
+    assert app.session_state["session_id"]
+
+
+def test_document_html_is_shown_escaped_never_rendered(backend_url: str) -> None:
+    note = "# Launch notes\n\nThe secret launch word is swordfish <script>alert('x')</script>."
+    httpx.post(
+        f"{backend_url}/api/02-rag/documents",
+        data={"company_id": "xss-test"},
+        files=[("files", ("notes.md", note.encode()))],
+        timeout=60,
+    ).raise_for_status()
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    app.selectbox[0].set_value("xss-test").run()
+
+    app.chat_input[0].set_value("What is the secret launch word?").run()
+
+    texts = markdown_texts(app)
+    assert any("swordfish" in text for text in texts)
+    assert all("<script>" not in text for text in texts)
+    assert any("\\<script\\>" in text for text in texts)
