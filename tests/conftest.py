@@ -23,6 +23,9 @@ AREAS = {
     "a2_rag": "assessment2",
     "a3_saas": "assessment3",
     "contract": "contract",
+    "scale": "scale",
+    "kit": "kit",
+    "browser": "browser",
 }
 AREA_TITLES = {
     "core": "core",
@@ -30,7 +33,12 @@ AREA_TITLES = {
     "assessment2": "assessment 2",
     "assessment3": "assessment 3",
     "contract": "contract",
+    "scale": "scale-out (live services)",
+    "kit": "grader's kit",
+    "browser": "demo in a browser",
 }
+
+pytest_plugins = ["tests.contract.plugin"]
 
 
 @pytest.fixture
