@@ -29,6 +29,8 @@ def _mask_phone(match: re.Match[str]) -> str:
     # Dates like 2026-11-23 have 8 digits; phone numbers have 9 to 15.
     digits = sum(ch.isdigit() for ch in match.group())
     return "[PHONE]" if 9 <= digits <= 15 else match.group()
+
+
 _SECRET_KEYS = re.compile(
     r"(?i)(password|passwd|secret|token$|api_key|apikey|authorization|cookie|signature)"
 )

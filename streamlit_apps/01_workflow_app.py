@@ -199,7 +199,7 @@ def main() -> None:
     with contextlib.suppress(StreamlitAPIException):
         st.set_page_config(page_title="Lead-intent workflow", layout="wide")
     st.title("Lead-intent workflow")
-    st.caption(f"Backend: {plain(backend_url())} · Assessment 1")
+    st.caption(f"Backend: `{backend_url()}` · Assessment 1")
     submit, import_csv, browse = st.tabs(["Submit a lead", "Import CSV", "Browse leads"])
     with submit:
         submit_tab()

@@ -40,7 +40,7 @@ def plain(text: object) -> str:
 
 def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     """One API call as the signed-in user; the status and the JSON body."""
-    headers = kwargs.pop("headers", {})
+    headers = dict(kwargs.pop("headers", {}))  # a copy: the caller may show what it sent
     if token := st.session_state.get("token"):
         headers.setdefault("Authorization", f"Bearer {token}")
     try:

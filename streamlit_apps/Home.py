@@ -14,7 +14,12 @@ st.set_page_config(page_title="AI Engineering Assessments", layout="wide")
 
 pages = st.navigation(
     [
-        st.Page(str(HERE / "01_workflow_app.py"), title="1 · Lead-intent workflow", url_path="workflow"),
+        st.Page(
+            str(HERE / "01_workflow_app.py"),
+            title="1 · Lead-intent workflow",
+            url_path="workflow",
+            default=True,
+        ),
         st.Page(str(HERE / "02_rag_app.py"), title="2 · RAG chatbot", url_path="rag"),
         st.Page(str(HERE / "03_saas_app.py"), title="3 · Multi-tenant AI agents", url_path="saas"),
     ]

@@ -91,7 +91,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         if area not in counts:
             continue
         c = counts[area]
-        line = f"{AREA_TITLES.get(area, area)}: {c['passed']} passed, {c['failed'] + c['error']} failed"
+        failed = c["failed"] + c["error"]
+        line = f"{AREA_TITLES.get(area, area)}: {c['passed']} passed, {failed} failed"
         if c["skipped"]:
             line += f", {c['skipped']} skipped"
         terminalreporter.write_line(line)
