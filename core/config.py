@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     INTENT_CONFIDENCE_THRESHOLD: float = Field(0.7, ge=0, le=1)
     SIMILARITY_THRESHOLD: float = Field(0.45, ge=-1, le=1)
     RETRIEVAL_TOP_K: int = Field(4, ge=1, le=50)
+    RETRIEVAL_MODE: Literal["vector", "hybrid"] = "hybrid"
     CHUNK_SIZE_TOKENS: int | None = Field(None, ge=32)
     CHUNK_OVERLAP_TOKENS: int | None = Field(None, ge=0)
     MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024

@@ -34,7 +34,6 @@ from core.vector_store import SearchResult, VectorChunk, VectorStore
 
 RetrievalMode = Literal["vector", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("vector", "hybrid")
-DEFAULT_RETRIEVAL_MODE: RetrievalMode = "hybrid"
 RRF_K = 60
 MIN_CANDIDATES = 20
 
@@ -63,9 +62,7 @@ class Retrieval:
 
 
 def retrieval_mode(settings: Settings) -> RetrievalMode:
-    # RETRIEVAL_MODE belongs in core.config.Settings; until it is there, the default applies.
-    mode = getattr(settings, "RETRIEVAL_MODE", DEFAULT_RETRIEVAL_MODE)
-    return mode if mode in RETRIEVAL_MODES else DEFAULT_RETRIEVAL_MODE
+    return settings.RETRIEVAL_MODE
 
 
 async def retrieve(
