@@ -15,6 +15,9 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "LLM_PROVIDER": "local",
         "EMBEDDING_PROVIDER": "local",
         "OPENAI_API_KEY": None,
+        # A developer's shell may export these; tests opt in to live services explicitly.
+        "CELERY_BROKER_URL": None,
+        "REDIS_URL": None,
         "JWT_SECRET": "test-secret-" + "x" * 32,
         "LOAD_SAMPLE_DATA": False,
         "LOG_FORMAT": "json",

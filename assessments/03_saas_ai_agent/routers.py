@@ -2,7 +2,8 @@
 
 At start (`lifespan`): build the runtime (on PostgreSQL, apply row-level
 security), create the platform admin from settings, load the demo tenants in
-development, and start the webhook worker.
+development, and start the webhook worker (in process; or, with
+CELERY_BROKER_URL, the sweep that feeds the Celery workers).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+
+from core.tasks import create_task_runner
 
 from .agents.router import router as agents_router
 from .audit.router import router as audit_router
@@ -24,7 +27,7 @@ from .tenants.router import router as tenants_router
 from .tenants.service import bootstrap_platform_admin
 from .usage.router import router as usage_router
 from .webhooks.router import router as webhooks_router
-from .webhooks.worker import WebhookWorker
+from .webhooks.worker import create_worker
 
 router = APIRouter()
 for sub_router in (
@@ -45,6 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     # Tests and embedding apps may set their own before start.
     saas = getattr(app.state, "saas_settings", None) or SaasSettings()
+    # First, so that a configured broker that does not answer stops the start at once.
+    runner = create_task_runner(settings, app.state, concurrency=saas.WEBHOOK_CONCURRENCY)
     runtime = create_runtime(
         settings=settings, saas=saas, engine=app.state.engine, app_state=app.state
     )
@@ -56,7 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         and settings.ENVIRONMENT != "production"
     ):
         seed_demo_tenants(runtime)
-    runtime.worker = WebhookWorker(runtime)
+    runtime.worker = create_worker(runtime, runner)
     if saas.WEBHOOK_WORKER_ENABLED:
         await runtime.worker.start()
     try:

@@ -1,8 +1,8 @@
 """What this assessment builds once at start and shares: engines, CRM, limiter, worker.
 
 Kept on `app.state.saas`. Everything a webhook job needs is reachable from it,
-so the same `process_event(runtime, ...)` runs in the in-process worker today
-and in a Celery task later (build a runtime in the worker process instead).
+so the same `process_event(runtime, ...)` runs in the in-process worker and in
+a Celery worker process (which builds its own runtime: `webhooks/tasks.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .ratelimit import TenantRateLimiter
 from .rls import apply_row_level_security
 
 if TYPE_CHECKING:
-    from .webhooks.worker import WebhookWorker
+    from .webhooks.worker import InboxSweeper, WebhookWorker
 
 
 @dataclass
@@ -43,7 +43,7 @@ class SaasRuntime:
     crm: CRMClient
     # The app's state, read on use: tests and operators may swap `llm` while running.
     app_state: Any = None
-    worker: WebhookWorker | None = field(default=None)
+    worker: WebhookWorker | InboxSweeper | None = field(default=None)
 
     @property
     def llm(self) -> LLMClient | None:

@@ -1,19 +1,20 @@
 """Processing one inbox event: fetch the contact, qualify it, write the score back.
 
 `process_event(runtime, tenant_id, event_id)` is the whole job and the only
-code path: the in-process worker awaits it today; a Celery task can run it
-tomorrow with `asyncio.run(process_event(runtime, tenant_id, event_id))`.
+code path: the task in `tasks.py` runs it, in a Celery worker or in process.
 It claims the event first (one conditional UPDATE), so two workers never run
 the same event at once, and its effects are idempotent, so a job retried
-after a crash does no harm. Database steps are short transactions in the
-threadpool; none stays open while the CRM or the model answers.
+after a crash does no harm. An event whose workers keep dying under it is
+dead-lettered once its attempts are spent, like one that keeps failing.
+Database steps are short transactions in the threadpool; none stays open
+while the CRM or the model answers.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel import or_
@@ -81,7 +82,9 @@ async def _process(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) ->
 
 def claim(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) -> Job | None:
     """Take the event if it is due: pending, failed and due again, or processing with an
-    expired lease (its worker died). One statement, so only one worker can win."""
+    expired lease (its worker died). One statement, so only one worker can win.
+    Every claim counts an attempt, so a worker that dies on every try (a crash loop)
+    runs out of attempts too: the event is dead-lettered instead of claimed."""
     now = utcnow()
     lease = timedelta(seconds=runtime.saas.WEBHOOK_LEASE_SECONDS)
     with runtime.tenant_db(tenant_id) as db:
@@ -104,7 +107,13 @@ def claim(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) -> Job | No
             return None
         event = _event(db, event_id)
         tier = current_tenant(db).subscription_tier
-    ctx = RequestContext.system(tenant_id, tier, request_id=f"webhook:{event_id}")
+        ctx = RequestContext.system(tenant_id, tier, request_id=f"webhook:{event_id}")
+        if event.attempts > runtime.saas.WEBHOOK_MAX_ATTEMPTS:
+            event.attempts = runtime.saas.WEBHOOK_MAX_ATTEMPTS  # this claim ran nothing
+            event.last_error = "attempts spent: the worker running the last one was lost"
+            _dead_letter(db, ctx, event, now)
+            log.warning("webhook_failed", attempts=event.attempts, status=event.status)
+            return None
     return Job(event_id=event_id, contact_id=str(event.payload["data"]["id"]), ctx=ctx)
 
 
@@ -179,18 +188,8 @@ def record_failure(runtime: SaasRuntime, job: Job, exc: Exception) -> EventStatu
     with runtime.tenant_db(job.tenant_id) as db:
         event = _event(db, job.event_id)
         event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        event.updated_at = now
         if event.attempts >= saas.WEBHOOK_MAX_ATTEMPTS:
-            event.status = EventStatus.DEAD
-            event.next_attempt_at = now
-            audit.record(
-                db,
-                job.ctx,
-                action="webhook.dead_lettered",
-                resource_type="webhook_event",
-                resource_id=job.event_id,
-                details={"attempts": event.attempts},
-            )
+            _dead_letter(db, job.ctx, event, now)
         else:
             delay = min(
                 saas.WEBHOOK_RETRY_MAX_SECONDS,
@@ -198,8 +197,9 @@ def record_failure(runtime: SaasRuntime, job: Job, exc: Exception) -> EventStatu
             )
             event.status = EventStatus.FAILED
             event.next_attempt_at = now + timedelta(seconds=delay)
-        db.session.add(event)
-        db.commit()
+            event.updated_at = now
+            db.session.add(event)
+            db.commit()
         log.warning(
             "webhook_failed",
             attempts=event.attempts,
@@ -207,6 +207,31 @@ def record_failure(runtime: SaasRuntime, job: Job, exc: Exception) -> EventStatu
             error=type(exc).__name__,
         )
         return EventStatus(event.status)
+
+
+def seconds_until_due(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) -> float | None:
+    """How long until the event may be claimed again (a retry's backoff, or the lease of
+    the worker holding it); None once it is done or dead."""
+    with runtime.tenant_db(tenant_id) as db:
+        event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+    if event is None or event.status not in CLAIMABLE:
+        return None
+    return max(0.0, (event.next_attempt_at - utcnow()).total_seconds())
+
+
+def _dead_letter(db: TenantDB, ctx: RequestContext, event: WebhookEvent, now: datetime) -> None:
+    event.status = EventStatus.DEAD
+    event.next_attempt_at = event.updated_at = now
+    db.session.add(event)
+    audit.record(
+        db,
+        ctx,
+        action="webhook.dead_lettered",
+        resource_type="webhook_event",
+        resource_id=event.event_id,
+        details={"attempts": event.attempts},
+    )
+    db.commit()
 
 
 def _event(db: TenantDB, event_id: str) -> WebhookEvent:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep
+from ..runtime import SaasRuntime
 from . import service
-from .models import EventStatus, WebhookEventPublic, WebhookEventsPublic, WebhookReceipt
+from .models import (
+    EventStatus,
+    WebhookEvent,
+    WebhookEventPublic,
+    WebhookEventsPublic,
+    WebhookReceipt,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["A3 · webhooks"])
 
@@ -33,10 +41,18 @@ _SIGNED_BODY = {
 async def receive_contact_updated(request: Request, runtime: RuntimeDep) -> WebhookReceipt:
     """Verify a Standard Webhooks delivery, store it, and acknowledge; processing is async."""
     body = await request.body()
-    event = await run_in_threadpool(service.receive, runtime, body, request.headers)
-    if runtime.worker is not None:
-        runtime.worker.notify()
+    event = await run_in_threadpool(_receive_and_enqueue, runtime, body, request.headers)
     return WebhookReceipt(event_id=event.event_id)
+
+
+def _receive_and_enqueue(
+    runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]
+) -> WebhookEvent:
+    """Stored first, then handed to whoever runs it; if that fails, the inbox still has it."""
+    event = service.receive(runtime, body, headers)
+    if runtime.worker is not None:
+        runtime.worker.enqueue(event.tenant_id, event.event_id)
+    return event
 
 
 @router.get("/events")
@@ -67,5 +83,5 @@ def replay_event(
     """Queue a dead (or failed) event again with a fresh set of attempts."""
     event = service.replay(db, ctx, event_id)
     if runtime.worker is not None:
-        runtime.worker.notify()
+        runtime.worker.enqueue(event.tenant_id, event.event_id)
     return WebhookEventPublic.model_validate(event)

@@ -1,0 +1,220 @@
+"""Processes for the scale-out tests: Celery workers, uvicorn servers, a broker that can vanish.
+
+Every process is started in its own session and ended by its own process
+group in a `finally`, so a failing test leaves nothing running; every queue is
+named for the test run and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from kombu import Connection
+
+ROOT = Path(__file__).resolve().parents[2]
+# Settings a subprocess must not inherit from the developer's shell (nor any SAAS_*).
+_SCRUBBED = {
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_QUEUE",
+    "VECTOR_STORE",
+    "PGVECTOR_DATABASE_URL",
+}
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of an API or worker process: offline, test mode, `settings` on top."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _SCRUBBED and not key.startswith("SAAS_")
+    }
+    env.update(
+        ENVIRONMENT="test",
+        DATA_DIR=str(data_dir),
+        LLM_PROVIDER="local",
+        EMBEDDING_PROVIDER="local",
+        LOAD_SAMPLE_DATA="false",
+        JWT_SECRET="scale-test-secret-" + "x" * 32,
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    return env
+
+
+class Process:
+    """A child process in its own session, its output in a log file."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the machine died, nothing gets to clean up."""
+        self._signal(signal.SIGKILL)
+        self.popen.wait(timeout=10)
+        self._log.close()
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL for anything left in the group."""
+        if self.popen.poll() is None:
+            self._signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=timeout)
+        self.kill()
+
+    def _signal(self, signum: int) -> None:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signum)
+
+
+@contextmanager
+def celery_worker(
+    env: Mapping[str, str], log_path: Path, *, app: str = "core.tasks", ready: bool = True
+) -> Iterator[Process]:
+    """`celery -A <app> worker -c 1`: the prefork pool's parent and one child running one
+    task at a time (prefetch 1), no chatter with other workers. Killed at the end: by then
+    nothing is in flight, and a warm shutdown would cost seconds."""
+    name = f"{env['CELERY_QUEUE']}-{uuid.uuid4().hex[:6]}@%h"
+    worker = Process(
+        [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "prefork", "-c", "1"]
+        + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        + ["-l", "INFO"],
+        env,
+        log_path,
+    )
+    try:
+        if ready:
+            wait_for(
+                lambda: " ready." in worker.output() or worker.popen.poll() is not None,
+                timeout=30,
+                what="the Celery worker to start",
+            )
+            assert worker.popen.poll() is None, worker.output()
+        yield worker
+    finally:
+        worker.kill()
+
+
+@contextmanager
+def broker_queue(broker_url: str) -> Iterator[str]:
+    """A queue name of its own for this test (Celery declares it); deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        with Connection(broker_url, connect_timeout=5) as connection:
+            channel = connection.default_channel
+            with suppress(Exception):
+                channel.queue_delete(name)
+            with suppress(Exception):
+                channel.exchange_delete(name)
+
+
+class TcpProxy:
+    """A TCP forwarder to `upstream` that can be taken down and brought back on one port:
+    the broker, as the API sees it, goes away and returns."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Refuse new connections and cut every open one."""
+        if self._listener is not None:
+            with suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        with suppress(OSError):
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        for sock in (source, target):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,121 @@
+"""Two API processes (uvicorn, separate ports) sharing one Redis: a tenant's limit holds across
+both, because the moving window lives in Redis, not in either process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import redis
+
+from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
+from tests.scale.support import Process, free_port, process_env, wait_for
+from tests.services import redis_url
+
+API = "/api/03-saas"
+LIMIT = 10
+
+
+@contextmanager
+def api_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    port = free_port()
+    server = Process(
+        [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1"]
+        + ["--port", str(port), "--log-level", "warning"],
+        env,
+        log_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: _healthy(url) or server.popen.poll() is not None,
+            timeout=60,
+            what=f"uvicorn on :{port}",
+            every=0.2,
+        )
+        assert server.popen.poll() is None, server.output()
+        yield url
+    finally:
+        server.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _tenant_admin_headers(url: str) -> tuple[str, dict[str, str]]:
+    """A new starter tenant, created through one process; its id and its admin's headers."""
+    with httpx.Client(base_url=url + API, timeout=30) as client:
+        admin = {"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
+        platform = client.post("/auth/token", json=admin).json()["access_token"]
+        tenant = client.post(
+            "/tenants",
+            headers={"Authorization": f"Bearer {platform}"},
+            json={
+                "name": "Shared Limits Ltd",
+                "subscription_tier": "starter",
+                "admin_email": "admin@shared-limits.example",
+                "admin_password": "admin-password-1",
+            },
+        )
+        assert tenant.status_code == 201, tenant.text
+        login = {"email": "admin@shared-limits.example", "password": "admin-password-1"}
+        token = client.post("/auth/token", json=login).json()["access_token"]
+    return tenant.json()["id"], {"Authorization": f"Bearer {token}"}
+
+
+def test_two_api_processes_share_one_tenant_limit_through_redis(tmp_path: Path) -> None:
+    shared_redis = redis_url()
+    env = process_env(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
+        REDIS_URL=shared_redis,
+        SAAS_RATE_LIMITS=json.dumps(dict.fromkeys(("starter", "pro", "enterprise"), "10/minute")),
+        SAAS_LOGIN_RATE_LIMIT="1000/minute",
+        SAAS_WEBHOOK_WORKER_ENABLED="false",
+        LOG_LEVEL="WARNING",
+    )
+    tenant_id = ""
+    with ExitStack() as servers:
+        # One after the other: both create the same tables at start.
+        first = servers.enter_context(api_process(env, tmp_path / "api-1.log"))
+        second = servers.enter_context(api_process(env, tmp_path / "api-2.log"))
+        try:
+            tenant_id, headers = _tenant_admin_headers(first)
+            targets = [first, second] * 8
+
+            def read_leads(url: str) -> httpx.Response:
+                return httpx.get(f"{url}{API}/leads", headers=headers, timeout=30)
+
+            with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+                responses = list(pool.map(read_leads, targets))
+        finally:
+            _forget_tenant(shared_redis, tenant_id)
+
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == Counter({200: LIMIT, 429: len(targets) - LIMIT})
+    for response in responses:
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert response.json()["error"]["code"]
+
+
+def _forget_tenant(url: str, tenant_id: str) -> None:
+    if not tenant_id:
+        return
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"*{tenant_id}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
