@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from core.config import Settings, get_settings
-from core.database import create_db_engine, database_reachable, init_db
+from core.database import check_database, create_db_engine, database_reachable, init_db
 from core.embedding_cache import connect_embedding_cache
 from core.embedding_client import create_embedding_client
 from core.exceptions import register_exception_handlers
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _, generated_secret = settings.jwt_secret()
         if generated_secret:
             log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")
+        check_database(settings.database_url)
         engine = create_db_engine(settings.database_url)
         init_db(engine)
         embedder = create_embedding_client(settings)

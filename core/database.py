@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, text
 
@@ -51,6 +52,23 @@ def create_db_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def check_database(url: str, *, timeout: float = 2.0) -> None:
+    """Open one PostgreSQL connection, or raise naming DATABASE_URL (SQLite needs no probe)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgres"):
+        return
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, round(timeout))):
+            pass
+    except psycopg.Error as exc:
+        shown = parsed.render_as_string(hide_password=True)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RuntimeError(
+            f"The database at DATABASE_URL={shown} does not answer: {reason}"
+        ) from exc
 
 
 def init_db(engine: Engine) -> None:

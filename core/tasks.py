@@ -36,17 +36,16 @@ from collections.abc import Awaitable, Callable, Coroutine
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import psycopg
 import structlog
 from celery import Celery, Task, shared_task
 from celery.signals import setup_logging, worker_init, worker_process_shutdown, worker_shutdown
 from celery.utils.time import get_exponential_backoff_interval
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from core.config import Settings, get_settings
-from core.database import create_db_engine
+from core.database import check_database, create_db_engine
 from core.llm_client import LLMClient, create_llm_client
 from core.logger import configure_logging
 
@@ -336,23 +335,6 @@ def check_broker(url: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
     except Exception as exc:
         raise RuntimeError(
             f"The broker at CELERY_BROKER_URL={maybe_sanitize_url(url)} does not answer: {exc}"
-        ) from exc
-
-
-def check_database(url: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
-    """Open one PostgreSQL connection, or raise naming DATABASE_URL (SQLite needs no probe)."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("postgres"):
-        return
-    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(dsn, connect_timeout=max(1, round(timeout))):
-            pass
-    except psycopg.Error as exc:
-        shown = parsed.render_as_string(hide_password=True)
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RuntimeError(
-            f"The database at DATABASE_URL={shown} does not answer: {reason}"
         ) from exc
 
 

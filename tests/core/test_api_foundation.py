@@ -188,3 +188,15 @@ def test_access_log_masks_personal_data(tmp_path) -> None:
     assert access and all("request_id" in line and "latency_ms" in line for line in access)
     assert "jane.doe@example.com" not in stream.getvalue()
     assert "sk-abcdefghijklmnop" not in stream.getvalue()
+
+
+def test_unreachable_database_stops_start_naming_the_setting(tmp_path) -> None:
+    settings = make_settings(
+        tmp_path, DATABASE_URL="postgresql+psycopg://app:s3cret@127.0.0.1:9/nowhere"
+    )
+
+    with pytest.raises(RuntimeError, match="DATABASE_URL") as raised:
+        with TestClient(create_app(settings)):
+            pass
+
+    assert "s3cret" not in str(raised.value)

@@ -17,7 +17,8 @@ import pytest
 from celery.exceptions import Retry
 
 from core import tasks
-from core.tasks import InProcessRunner, RetryLater, check_database, task
+from core.database import check_database
+from core.tasks import InProcessRunner, RetryLater, task
 from tests.a3_saas.helpers import Api, build_client, saas_module, saas_test_settings
 from tests.scale.support import ROOT, free_port, process_env
 from tests.support import make_settings
