@@ -195,8 +195,10 @@ def test_unreachable_database_stops_start_naming_the_setting(tmp_path) -> None:
         tmp_path, DATABASE_URL="postgresql+psycopg://app:s3cret@127.0.0.1:9/nowhere"
     )
 
-    with pytest.raises(RuntimeError, match="DATABASE_URL") as raised:
-        with TestClient(create_app(settings)):
-            pass
+    with (
+        pytest.raises(RuntimeError, match="DATABASE_URL") as raised,
+        TestClient(create_app(settings)),
+    ):
+        pass
 
     assert "s3cret" not in str(raised.value)
