@@ -34,7 +34,8 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 .venv/bin/python -m streamlit run streamlit_apps/Home.py \
-  --server.port "$UI_PORT" --server.headless true --browser.gatherUsageStats false &
+  --server.port "$UI_PORT" --server.address 127.0.0.1 --server.headless true \
+  --browser.gatherUsageStats false &
 pids+=($!)
 echo
 echo "  API:        ${BACKEND_URL}/docs"
