@@ -41,10 +41,9 @@ table (figures: bench/bench_vector_search.py):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import anyio
 import numpy as np
 import structlog
 from pgvector.sqlalchemy import VECTOR
@@ -72,6 +71,7 @@ from core.database import create_db_engine
 from core.embedding_client import EmbeddingClient
 from core.exceptions import ValidationException
 from core.vector_store import (
+    EmbeddingWriter,
     Metadata,
     SearchResult,
     _check_company_id,
@@ -142,7 +142,7 @@ ITERATIVE_HNSW_SCAN = text(
 )
 
 
-class PgVectorStore:
+class PgVectorStore(EmbeddingWriter):
     def __init__(self, *, engine: Engine, embedder: EmbeddingClient) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("PgVectorStore needs a PostgreSQL engine")
@@ -191,45 +191,6 @@ class PgVectorStore:
         """Dispose of the engine if the store created it (a separate PGVECTOR_DATABASE_URL)."""
         if self._owns_engine:
             self._engine.dispose()
-
-    async def add_documents(
-        self,
-        *,
-        documents: Sequence[str],
-        company_id: str,
-        metadata: Metadata = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> list[int]:
-        """Embed `documents` and add them; returns their chunk ids, in order.
-
-        `metadata` is one dict per document or one dict shared by all. Its
-        `document_id`, `source` and `chunk_index` (default: the position in
-        `documents`) become columns; every other key is kept as JSON.
-        """
-        _check_company_id(company_id)
-        rows = self._rows(documents, company_id, metadata)
-        if not rows:
-            return []
-        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, None)
-
-    async def replace_document(
-        self,
-        *,
-        document_id: str,
-        documents: Sequence[str],
-        company_id: str,
-        metadata: Metadata = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> list[int]:
-        """Swap a document's chunks for new ones in one transaction; returns the new chunk ids.
-
-        The new chunks are embedded first, so when embedding fails nothing changes.
-        """
-        _check_company_id(company_id)
-        rows = self._rows(documents, company_id, metadata, document_id=document_id)
-        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
 
     def similarity_search(
         self,

@@ -137,18 +137,18 @@ class VectorStoreBackend(Protocol):
     def count(self, company_id: str) -> int: ...
 
 
-class VectorStore:
-    def __init__(self, *, engine: Engine, embedder: EmbeddingClient, index_dir: Path) -> None:
-        self._engine = engine
-        self._embedder = embedder
-        self._index_dir = Path(index_dir)
-        self._indexes: dict[str, faiss.IndexIDMap2] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+class EmbeddingWriter:
+    """Embed first, then write: the one path by which both vector stores take chunks.
 
-    @property
-    def embedder(self) -> EmbeddingClient:
-        return self._embedder
+    Subclasses set `_embedder` and provide `_rows` (validate and shape the rows) and
+    `_write(company_id, rows, vectors, replaced_document_id)` (store them, replacing
+    that document's chunks when given). Embedding happens before any write, so a
+    failed embedding changes nothing.
+    """
+
+    _embedder: EmbeddingClient
+    _rows: Callable[..., list[Any]]
+    _write: Callable[..., list[int]]
 
     async def add_documents(
         self,
@@ -188,6 +188,20 @@ class VectorStore:
         rows = self._rows(documents, company_id, metadata, document_id=document_id)
         vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
         return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
+
+
+class VectorStore(EmbeddingWriter):
+    def __init__(self, *, engine: Engine, embedder: EmbeddingClient, index_dir: Path) -> None:
+        self._engine = engine
+        self._embedder = embedder
+        self._index_dir = Path(index_dir)
+        self._indexes: dict[str, faiss.IndexIDMap2] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @property
+    def embedder(self) -> EmbeddingClient:
+        return self._embedder
 
     def similarity_search(
         self,

@@ -73,7 +73,7 @@ def test_dev_jwt_secret_is_random_per_install_and_stable(tmp_path) -> None:
         ("call +1 (415) 555-0134", "555-0134"),
         ("key sk-proj-abcdefgh12345678", "sk-proj-abcdefgh12345678"),
         ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
-        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("secret whsec_ZmFrZS10ZXN0LXNlY3JldA==", "ZmFrZS10ZXN0LXNlY3JldA=="),
     ],
 )
 def test_mask_text_removes_personal_data_and_secrets(raw: str, leak: str) -> None:
