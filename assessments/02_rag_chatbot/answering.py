@@ -11,9 +11,12 @@ is `sources[n-1]` in the response.
   similarity to the question, each followed by the marker of the chunk it
   came from. It never writes a word that is not in the documents, and never
   quotes text that addresses the assistant ("ignore all previous
-  instructions…"). It refuses when a name the question asks about (a
-  capitalised term such as "Platinum") appears in none of the chunks: such
-  chunks are about something else.
+  instructions…"). Before answering it runs the answerability check
+  (`answerability.py`): it refuses when a name the question asks about (a
+  capitalised term such as "Platinum") appears in none of the chunks, or when
+  no single passage supports the question (cosine similarity plus
+  idf-weighted coverage of the question's terms under 0.68 with
+  all-MiniLM-L6-v2) — the chunks are on the topic but do not state the fact.
 
 `check_answer` validates markers (dropping any that point at no chunk) and
 `confidence` scores the result; see the README for the definition.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+import structlog
 
 from core.ai_step import LOCAL_PROVIDER, StepOutcome
 from core.embedding_client import EmbeddingClient
@@ -36,9 +39,12 @@ from core.llm_client import LLMClient
 from core.prompts import Prompt, load_prompt
 from core.vector_store import SearchResult
 
+from .answerability import TermStats, missing_key_terms, passage_support, support_threshold
 from .passages import Passage, passages, split_sentences
 from .retrieval import keyword_terms
 from .schemas import REFUSAL_MESSAGE
+
+log = structlog.get_logger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
 EXTRACTIVE_MODEL = "extractive"
@@ -69,7 +75,15 @@ _ABBREVIATIONS = {
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
-_KEY_TERM = re.compile(r"\b[A-Z][A-Za-z0-9&-]*[A-Za-z0-9]")
+# An LLM's own wording of "the context does not answer this" (read on `is_refusal`'s words).
+_NOT_IN_DOCUMENTS = re.compile(
+    r"\b(?:provided |given )?(?:documents?|context|sources?)\b[a-z' ]{0,20}"
+    r"\b(?:do not|does not|don't|doesn't)\s+(?:\w+\s+)?"
+    r"(?:state|states|mention|mentions|contain|contains|say|says|include|includes|provide|"
+    r"provides|specify|specifies|give|gives|cover|covers)\b"
+    r"|\bnot enough information\b|\bnot (?:stated|mentioned|specified) in the (?:provided )?"
+    r"(?:documents?|context)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,8 @@ class AnswerContext:
     question: str  # standalone: a follow-up has already been rewritten
     chunks: Sequence[SearchResult]
     history: Sequence[Turn] = ()
+    # The company's term statistics for the answerability check (None: the chunks stand in).
+    term_stats: TermStats | None = None
 
 
 @dataclass(frozen=True)
@@ -153,10 +169,29 @@ class _Candidate:
 async def extractive_answer(embedder: EmbeddingClient, context: AnswerContext) -> StepOutcome[str]:
     """Up to three passages from the chunks, most similar to the question, each cited."""
     candidates = _candidates(context.chunks)
-    if not candidates or missing_key_terms(context.question, context.chunks):
+    if not candidates:
         return _local_outcome(REFUSAL_MESSAGE, embedder)
-    vectors = await embedder.embed_documents([c.passage.ranking_text for c in candidates])
-    scores = vectors @ await embedder.embed_query(context.question)
+    names = missing_key_terms(context.question, context.chunks)
+    if names:
+        log.info("rag_unanswerable", reason="missing_name", terms=names)
+        return _local_outcome(REFUSAL_MESSAGE, embedder)
+    texts = [c.passage.ranking_text for c in candidates]
+    vectors = await embedder.embed_documents(texts)
+    similarities = vectors @ await embedder.embed_query(context.question)
+    threshold = support_threshold(embedder.model)
+    if threshold is not None:
+        support = passage_support(
+            context.question, texts, similarities, threshold=threshold, stats=context.term_stats
+        )
+        if not support.answerable:
+            log.info(
+                "rag_unanswerable",
+                reason="no_supporting_passage",
+                support=round(support.score, 3),
+                missing=list(support.missing),
+            )
+            return _local_outcome(REFUSAL_MESSAGE, embedder)
+    scores = similarities
     terms = _stems(context.question)
     if terms:
         overlap = np.array(
@@ -169,30 +204,6 @@ async def extractive_answer(embedder: EmbeddingClient, context: AnswerContext) -
     chosen.sort(key=lambda c: (c.number, c.passage.position))
     answer = " ".join(f"{c.passage.text} [{c.number}]" for c in chosen)
     return _local_outcome(answer, embedder)
-
-
-def missing_key_terms(question: str, chunks: Sequence[SearchResult]) -> list[str]:
-    """Capitalised terms of the question (names, products, plans) that no chunk mentions."""
-    text = " ".join(chunk.text for chunk in chunks).lower()
-    missing = []
-    for term in _key_terms(question):
-        if not re.search(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z0-9])", text):
-            missing.append(term)
-    return missing
-
-
-def _key_terms(question: str) -> list[str]:
-    terms = []
-    for sentence in re.split(r"(?<=[.!?:])\s+", question.strip()):
-        # A sentence's first word is capitalised by grammar, not because it is a name.
-        rest = re.sub(r"['’]s\b", "", " ".join(sentence.split()[1:]))
-        # Two-letter acronyms ("OS", "UK") are too often written otherwise in documents.
-        terms += [
-            term
-            for term in _KEY_TERM.findall(rest)
-            if len(term) > 2 and term.lower() not in ENGLISH_STOP_WORDS
-        ]
-    return terms
 
 
 def _candidates(chunks: Sequence[SearchResult]) -> list[_Candidate]:
@@ -233,10 +244,15 @@ def check_answer(text: str, *, sources: int) -> CheckedAnswer:
 
 
 def is_refusal(text: str) -> bool:
+    """The refusal sentence (small variations, trailing words), or an uncited answer that
+    only says the documents do not hold the answer ("The documents do not mention …")."""
+
     def words(value: str) -> str:
         return " ".join(re.findall(r"[a-z0-9']+", value.lower().replace("’", "'")))
 
-    return words(text).startswith(words(REFUSAL_MESSAGE))
+    if words(text).startswith(words(REFUSAL_MESSAGE)):
+        return True
+    return not CITATION.search(text) and bool(_NOT_IN_DOCUMENTS.search(words(text)))
 
 
 def confidence(checked: CheckedAnswer, chunks: Sequence[SearchResult]) -> float:

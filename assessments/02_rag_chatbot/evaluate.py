@@ -15,7 +15,12 @@ and citation checks as `POST /chat` — and prints:
 - the best cosine similarity per question, answerable vs unanswerable, to see
   how well the 0.45 threshold separates them.
 
-    .venv/bin/python assessments/02_rag_chatbot/evaluate.py [--retrieval vector|hybrid] [-v]
+`--held-out` also runs `data/evals/rag_eval_heldout.jsonl` (18 answerable, 14
+unanswerable questions written before the answerability check was tuned, and
+never tuned on) and prints its table after the main one.
+
+    .venv/bin/python assessments/02_rag_chatbot/evaluate.py \
+        [--retrieval vector|hybrid] [--held-out] [-v]
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from .retrieval import RETRIEVAL_MODES, RetrievalMode, retrieval_mode
 from .schemas import ChatRequest, ChatResponse
 
 EVAL_SET = PROJECT_ROOT / "data" / "evals" / "rag_eval.jsonl"
+HELD_OUT_SET = PROJECT_ROOT / "data" / "evals" / "rag_eval_heldout.jsonl"
 TOP_K = 4
 
 
@@ -86,6 +92,7 @@ class EvalReport:
     results: list[ItemResult]
     mode: RetrievalMode
     provider: str
+    label: str = ""  # which question set, in the table's title
 
     @property
     def answerable(self) -> list[ItemResult]:
@@ -131,8 +138,9 @@ class EvalReport:
             ("answer fact recall", self.fact_recall, ""),
             ("citation correctness", self.citation_correctness, "= 1.00"),
         ]
+        title = f"RAG eval ({self.label})" if self.label else "RAG eval"
         lines = [
-            f"RAG eval: {len(self.results)} questions ({len(self.answerable)} answerable, "
+            f"{title}: {len(self.results)} questions ({len(self.answerable)} answerable, "
             f"{len(self.unanswerable)} unanswerable); answers by {self.provider}, "
             f"{self.mode} retrieval",
             f"{'metric':<24}{'value':>7}  target",
@@ -181,7 +189,11 @@ def citations_correct(answer: str, chunk_texts: Sequence[str]) -> bool:
 
 
 async def evaluate(
-    state: object, items: Sequence[EvalItem], *, mode: RetrievalMode | None = None
+    state: object,
+    items: Sequence[EvalItem],
+    *,
+    mode: RetrievalMode | None = None,
+    label: str = "",
 ) -> EvalReport:
     """Ask every question through the product's chat pipeline; `state` is a started app's."""
     settings: Settings = state.settings  # type: ignore[attr-defined]
@@ -217,7 +229,7 @@ async def evaluate(
                     citations_correct=citations_correct(response.answer, texts),
                 )
             )
-    return EvalReport(results=results, mode=mode, provider=provider)
+    return EvalReport(results=results, mode=mode, provider=provider, label=label)
 
 
 async def run(
@@ -229,6 +241,22 @@ async def run(
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         return await evaluate(app.state, items or load_items(), mode=mode)
+
+
+async def run_sets(
+    settings: Settings,
+    item_sets: Sequence[tuple[str, Sequence[EvalItem]]],
+    *,
+    mode: RetrievalMode | None = None,
+) -> list[EvalReport]:
+    """Like `run`, for several labelled question sets on one start of the app."""
+    from backend.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        return [
+            await evaluate(app.state, items, mode=mode, label=label) for label, items in item_sets
+        ]
 
 
 def _chunk_texts(session: Session, chunk_ids: list[int]) -> list[str]:
@@ -263,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         help="answer with the local provider (default) or as configured (auto)",
     )
     parser.add_argument("--eval-set", type=Path, default=EVAL_SET)
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help=f"also evaluate the held-out set ({HELD_OUT_SET.relative_to(PROJECT_ROOT)})",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     args = parser.parse_args(argv)
 
@@ -275,10 +308,14 @@ def main(argv: list[str] | None = None) -> int:
             LOAD_SAMPLE_DATA=True,
             LOG_LEVEL="WARNING",
         )
-        report = asyncio.run(run(settings, mode=args.retrieval, items=load_items(args.eval_set)))
-    print(report.table())
-    if args.verbose:
-        print("\nmisses:\n" + report.failures())
+        sets = [(args.eval_set.name, load_items(args.eval_set))]
+        if args.held_out:
+            sets.append(("held-out: " + HELD_OUT_SET.name, load_items(HELD_OUT_SET)))
+        reports = asyncio.run(run_sets(settings, sets, mode=args.retrieval))
+    for number, report in enumerate(reports):
+        print(("\n" if number else "") + report.table())
+        if args.verbose:
+            print("\nmisses:\n" + report.failures())
     return 0
 
 

@@ -26,6 +26,7 @@ from core.llm_client import LLMClient
 from core.vector_store import SearchResult, VectorStore
 
 from . import ingest
+from .answerability import TermStats, company_term_stats
 from .answering import (
     AnswerContext,
     Turn,
@@ -176,6 +177,7 @@ class PreparedTurn:
     history: list[Turn]
     retrieval: Retrieval
     engine: Engine
+    term_stats: TermStats | None = None  # the company's, for the answerability check
 
     @property
     def chunks(self) -> list[SearchResult]:
@@ -183,7 +185,12 @@ class PreparedTurn:
 
     @property
     def context(self) -> AnswerContext:
-        return AnswerContext(question=self.search_query, chunks=self.chunks, history=self.history)
+        return AnswerContext(
+            question=self.search_query,
+            chunks=self.chunks,
+            history=self.history,
+            term_stats=self.term_stats,
+        )
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,10 @@ async def prepare_turn(
         best_score=round(retrieval.best_score, 4),
         chunks=len(retrieval.chunks),
     )
+    engine: Engine = session.get_bind()  # type: ignore[assignment]
+    term_stats = None
+    if retrieval.chunks:  # cached per company until its chunks change
+        term_stats = await anyio.to_thread.run_sync(company_term_stats, engine, company_id)
     return PreparedTurn(
         company_id=company_id,
         session_id=session_id,
@@ -241,7 +252,8 @@ async def prepare_turn(
         search_query=search_query,
         history=history,
         retrieval=retrieval,
-        engine=session.get_bind(),  # type: ignore[arg-type]
+        engine=engine,
+        term_stats=term_stats,
     )
 
 
@@ -358,7 +370,8 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
 async def stream_turn(
     turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
 ) -> AsyncIterator[str]:
-    """SSE events: `token`s, a `reset` if the LLM fails mid-answer, then `done` (the response)."""
+    """SSE events: `token`s, a `reset` if the LLM fails mid-answer or words its own refusal,
+    then `done` (the response)."""
     if llm is None or rewrite or not turn.chunks:
         answer = await answer_turn(turn, llm=llm, vector_store=vector_store, rewrite=rewrite)
         for token in _tokens(answer.text):
@@ -370,6 +383,12 @@ async def stream_turn(
                 parts.append(delta)
                 yield sse_event("token", {"text": delta})
             answer = FinalAnswer("".join(parts), provider=llm.provider, model=llm.model)
+            if is_refusal(answer.text) and answer.text.strip() != REFUSAL_MESSAGE:
+                # The LLM said the documents do not answer it in its own words: the client
+                # drops them and gets the exact refusal, as `POST /chat` returns it.
+                yield sse_event("reset", {"reason": "refused"})
+                for token in _tokens(REFUSAL_MESSAGE):
+                    yield sse_event("token", {"text": token})
         except LLMException as exc:
             log.warning("rag_stream_fallback", reason=exc.code, after_tokens=bool(parts))
             if parts:

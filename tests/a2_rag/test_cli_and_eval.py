@@ -74,11 +74,11 @@ async def test_eval_on_the_local_provider_meets_the_measured_floors(
 
     report = await evaluate.run(settings)
 
-    # Measured (README): hit@4 1.00, refusal precision 0.88 / recall 0.70,
-    # fact recall 0.76, citation correctness 1.00. Floors leave a margin.
+    # Measured (README): hit@4 1.00, MRR 0.92, refusal precision 0.905 / recall 0.864,
+    # fact recall 0.745, citation correctness 1.00. Refusals are held to their targets.
     assert report.hit_rate >= 0.90
     assert report.mrr >= 0.80
     assert report.citation_correctness == 1.0
-    assert report.refusal_precision >= 0.75
-    assert report.refusal_recall >= 0.60
+    assert report.refusal_precision >= 0.85
+    assert report.refusal_recall >= 0.85
     assert report.fact_recall >= 0.65

@@ -1,0 +1,252 @@
+"""The answerability check: on-topic questions whose fact no document states are refused.
+
+The 0.45 similarity threshold lets them through (they are about the company);
+the local answerer then needs one passage that carries the question, and the
+LLM answerer says so itself. Either way the user gets the exact refusal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.main import create_app
+from core.config import Settings
+from core.embedding_client import LocalEmbeddingClient
+from core.vector_store import SearchResult
+
+from .helpers import API, REFUSAL, ask, sse_events
+from .test_llm_path import FakeOpenAI, use_llm
+
+answering = importlib.import_module("assessments.02_rag_chatbot.answering")
+answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+
+EMBEDDER = LocalEmbeddingClient()
+ABOUT = [
+    "Headcount\n\nAs of January 2025, Acme Corp employs 412 people. "
+    "About one third of the workforce is fully remote.",
+    "Social responsibility\n\nAcme Corp donates 1 percent of annual profit to logistics "
+    "training programmes, and each employee receives two paid volunteer days per year.",
+]
+# On topic (staff, paid days off) and above the 0.45 threshold, but stated nowhere.
+PARENTAL_LEAVE = "How many weeks of paid parental leave do Acme employees get?"
+
+
+def chunks(*texts: str) -> list[SearchResult]:
+    return [
+        SearchResult(
+            chunk_id=number,
+            score=0.6,
+            text=text,
+            document_id="d",
+            source="about_company.txt",
+            chunk_index=number,
+            metadata={},
+        )
+        for number, text in enumerate(texts, start=1)
+    ]
+
+
+async def extractive(question: str, *texts: str) -> str:
+    context = answering.AnswerContext(question=question, chunks=chunks(*texts))
+    return (await answering.extractive_answer(EMBEDDER, context)).value
+
+
+# ---------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("cancel", "cancelled"),
+        ("certification", "certifications"),
+        ("user", "users"),
+        ("charge", "charges"),
+        ("price", "pricing"),
+        ("annual", "annually"),
+    ],
+)
+def test_terms_are_normalised_so_word_forms_meet(a: str, b: str) -> None:
+    assert answerability.content_terms(a) == answerability.content_terms(b)
+
+
+def test_stop_words_and_question_words_carry_no_weight() -> None:
+    assert answerability.content_terms("How many users does the plan have?") == ["user", "plan"]
+
+
+def test_rare_terms_weigh_more_than_terms_in_every_chunk() -> None:
+    stats = answerability.TermStats.of(
+        ["Acme sells plans.", "Acme has offices.", "Acme offers parental leave."]
+    )
+
+    assert stats.idf("parental") > stats.idf("acme")
+    assert stats.idf("never-seen") > stats.idf("parental")
+
+
+def test_a_passage_that_carries_the_question_terms_supports_it() -> None:
+    passages = ["Each employee receives two paid volunteer days per year.", "Acme has 412 staff."]
+
+    support = answerability.passage_support(
+        "How many paid volunteer days does an employee get?",
+        passages,
+        np.array([0.55, 0.30]),
+        threshold=0.68,
+    )
+
+    assert support.answerable and support.passage == 0 and support.missing == ()
+
+
+def test_similar_passages_without_the_asked_for_fact_do_not_support_it() -> None:
+    passages = ["Each employee receives two paid volunteer days per year.", "Acme has 412 staff."]
+
+    support = answerability.passage_support(
+        PARENTAL_LEAVE, passages, np.array([0.50, 0.35]), threshold=0.68
+    )
+
+    assert not support.answerable
+    assert {"parental", "leav"} <= set(support.missing)
+
+
+@pytest.mark.anyio
+async def test_extractive_answerer_answers_a_question_whose_terms_are_covered() -> None:
+    answer = await extractive("How many paid volunteer days does each Acme employee get?", *ABOUT)
+
+    assert "two paid volunteer days per year. [2]" in answer
+
+
+@pytest.mark.anyio
+async def test_extractive_answerer_refuses_an_on_topic_question_about_a_missing_fact() -> None:
+    assert await extractive(PARENTAL_LEAVE, *ABOUT) == REFUSAL
+
+
+@pytest.mark.anyio
+async def test_a_name_that_no_chunk_mentions_is_still_refused() -> None:
+    assert await extractive("What does Victor Lang do at Acme?", *ABOUT) == REFUSAL
+
+
+def test_support_threshold_applies_only_to_the_model_it_was_measured_on() -> None:
+    assert answerability.support_threshold("all-MiniLM-L6-v2") == 0.68
+    assert answerability.support_threshold("text-embedding-3-small") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("The documents do not mention Acme's net profit.", True),
+        ("The provided documents don't say who the CTO is.", True),
+        ("The context does not specify how many parking spaces there are.", True),
+        ("Acme does not have a permanent free plan [1].", False),
+        ("Payments are non-refundable after 30 days.", False),
+    ],
+)
+def test_an_llm_refusal_in_its_own_words_is_recognised(text: str, refused: bool) -> None:
+    assert answering.is_refusal(text) is refused
+
+
+# ---------------------------------------------------------------- through the API (local)
+
+
+def test_on_topic_question_the_documents_do_not_answer_gets_the_exact_refusal(
+    sample_client: TestClient,
+) -> None:
+    body = ask(sample_client, PARENTAL_LEAVE)
+
+    assert body["answer"] == REFUSAL
+    assert body["refused"] is True and body["sources"] == [] and body["confidence"] == 0.0
+
+
+def test_the_same_company_question_with_its_fact_stated_is_answered(
+    sample_client: TestClient,
+) -> None:
+    body = ask(sample_client, "How many paid volunteer days does each Acme employee get?")
+
+    assert body["refused"] is False and "two paid volunteer days" in body["answer"]
+    assert body["sources"]
+
+
+def test_stream_refuses_the_same_way(sample_client: TestClient) -> None:
+    with sample_client.stream(
+        "POST", f"{API}/chat/stream", json={"query": PARENTAL_LEAVE}
+    ) as response:
+        events = sse_events("".join(response.iter_text()))
+
+    done = events[-1][1]
+    assert events[-1][0] == "done"
+    assert done["answer"] == REFUSAL and done["refused"] is True and done["sources"] == []
+    assert "".join(data["text"] for kind, data in events if kind == "token") == REFUSAL
+
+
+# ---------------------------------------------------------------- the LLM decides on its path
+
+
+@pytest.fixture
+def llm_client(sample_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_settings)) as client:
+        yield client
+
+
+def test_llm_prompt_says_a_related_fact_is_not_an_answer(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    fake = FakeOpenAI(REFUSAL)
+    use_llm(llm_client, fake, tmp_path)
+
+    body = ask(llm_client, "What was Acme's net profit in 2024?")
+
+    [request] = fake.answer_requests()
+    system = request["messages"][0]["content"]
+    assert "specific fact asked for" in system and "never answer with a related fact" in system
+    assert body["answer"] == REFUSAL and body["refused"] is True and body["sources"] == []
+
+
+def test_llm_saying_the_documents_do_not_answer_becomes_the_exact_refusal(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    use_llm(
+        llm_client,
+        FakeOpenAI("The documents do not state Acme's net profit for 2024."),
+        tmp_path,
+    )
+
+    body = ask(llm_client, "What was Acme's net profit in 2024?")
+
+    assert body["answer"] == REFUSAL
+    assert body["refused"] is True and body["sources"] == [] and body["confidence"] == 0.0
+    history = llm_client.get(f"{API}/sessions/{body['session_id']}/messages").json()["data"]
+    assert history[1]["content"] == REFUSAL and history[1]["refused"] is True
+
+
+def test_llm_refusal_is_not_second_guessed_by_the_local_check(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    # The LLM reads the passages itself: the local support check does not run before it.
+    fake = FakeOpenAI(REFUSAL)
+    use_llm(llm_client, fake, tmp_path)
+
+    body = ask(llm_client, PARENTAL_LEAVE)
+
+    assert len(fake.answer_requests()) == 1
+    assert body["provider"] == "openai" and body["answer"] == REFUSAL
+
+
+def test_streamed_llm_refusal_in_its_own_words_is_reset_to_the_exact_refusal(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    use_llm(llm_client, FakeOpenAI("The documents do not mention parental leave."), tmp_path)
+
+    with llm_client.stream(
+        "POST", f"{API}/chat/stream", json={"query": PARENTAL_LEAVE}
+    ) as response:
+        events = sse_events("".join(response.iter_text()))
+
+    kinds = [kind for kind, _ in events]
+    assert "reset" in kinds and kinds[-1] == "done"
+    after_reset = events[kinds.index("reset") + 1 : -1]
+    assert "".join(data["text"] for _, data in after_reset) == REFUSAL
+    done = events[-1][1]
+    assert done["answer"] == REFUSAL and done["refused"] is True and done["sources"] == []
