@@ -44,7 +44,7 @@ from sqlmodel import Session, select
 from core.config import PROJECT_ROOT, Settings
 from core.embedding_client import EmbeddingClient
 from core.exceptions import AppException, ConflictException, ValidationException
-from core.vector_store import COMPANY_ID_PATTERN, VectorStore
+from core.vector_store import COMPANY_ID_PATTERN, VectorStoreBackend, create_vector_store
 
 from .models import Company, Document
 
@@ -309,7 +309,7 @@ async def ingest_documents(
     *,
     company_id: str,
     session: Session,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     upload_dir: Path,
     on_progress: ProgressCallback | None = None,
 ) -> list[IngestResult]:
@@ -332,7 +332,7 @@ async def _ingest_one(
     *,
     company_id: str,
     session: Session,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     upload_dir: Path,
     on_progress: ProgressCallback | None,
 ) -> IngestResult:
@@ -423,7 +423,7 @@ async def ingest_paths(
     company_id: str,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     company_name: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -452,7 +452,7 @@ async def load_sample_companies(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     root: Path = SAMPLE_COMPANIES_DIR,
 ) -> None:
     """Ingest each `root/<company-id>/` folder whose company has no index yet."""
@@ -487,7 +487,7 @@ async def _cli(args: argparse.Namespace) -> int:
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     embedder = create_embedding_client(settings)
-    store = VectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
+    store = create_vector_store(settings, engine=engine, embedder=embedder)
     with Session(engine) as session, tqdm(unit="chunk", desc=args.company) as bar:
         results = await ingest_paths(
             args.paths,

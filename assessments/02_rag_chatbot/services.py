@@ -23,7 +23,7 @@ from core.ai_step import LOCAL_PROVIDER, StepOutcome, run_step
 from core.config import Settings
 from core.exceptions import LLMException, NotFoundException, ValidationException
 from core.llm_client import LLMClient
-from core.vector_store import SearchResult, VectorStore
+from core.vector_store import SearchResult, VectorStoreBackend
 
 from . import ingest
 from .answering import (
@@ -95,7 +95,7 @@ async def upload_documents(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     company_id: str,
     files: Sequence[tuple[str, bytes]],
     company_name: str | None = None,
@@ -140,7 +140,7 @@ async def delete_document(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     document_id: str,
     company_id: str | None = None,
 ) -> DocumentDeleted:
@@ -200,7 +200,7 @@ async def prepare_turn(
     session: Session,
     settings: Settings,
     llm: LLMClient | None,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
     mode: RetrievalMode | None = None,
 ) -> PreparedTurn:
@@ -222,7 +222,6 @@ async def prepare_turn(
         search_query,
         company_id=company_id,
         vector_store=vector_store,
-        engine=session.get_bind(),  # type: ignore[arg-type]
         k=settings.RETRIEVAL_TOP_K,
         threshold=settings.SIMILARITY_THRESHOLD,
         mode=mode or retrieval_mode(settings),
@@ -250,7 +249,7 @@ async def chat(
     session: Session,
     settings: Settings,
     llm: LLMClient | None,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
 ) -> ChatResponse:
     turn = await prepare_turn(
@@ -261,7 +260,7 @@ async def chat(
 
 
 async def answer_turn(
-    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
 ) -> FinalAnswer:
     if not turn.chunks:
         return FinalAnswer(REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL)
@@ -356,7 +355,7 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
 
 
 async def stream_turn(
-    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
 ) -> AsyncIterator[str]:
     """SSE events: `token`s, a `reset` if the LLM fails mid-answer, then `done` (the response)."""
     if llm is None or rewrite or not turn.chunks:
