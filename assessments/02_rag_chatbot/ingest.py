@@ -111,13 +111,19 @@ def sanitise_filename(filename: str) -> str:
     return f"{stem[:100]}.{suffix}" if suffix else stem[:100]
 
 
-def extract_text(source: str, data: bytes) -> str:
-    """The text of a .txt, .md or .pdf file, or a 4xx saying why there is none."""
+def check_supported(source: str) -> str:
+    """The file's suffix, or a 415 when it is not .txt, .md or .pdf."""
     suffix = PurePath(source).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFileType(
             f"'{source}': only {', '.join(SUPPORTED_SUFFIXES)} files are supported"
         )
+    return suffix
+
+
+def extract_text(source: str, data: bytes) -> str:
+    """The text of a .txt, .md or .pdf file, or a 4xx saying why there is none."""
+    suffix = check_supported(source)
     if not data.strip():
         raise ValidationException(f"'{source}' is empty", code="empty_document")
     text = _pdf_text(source, data) if suffix == ".pdf" else _plain_text(source, data)
@@ -377,7 +383,7 @@ async def _ingest_one(
             f"'{prepared.source}' was uploaded concurrently by another request; retry"
         ) from None
     session.refresh(document)
-    _keep_upload(upload_dir / company_id / prepared.source, prepared.data)
+    keep_upload(upload_dir / company_id / prepared.source, prepared.data)
     log.info(
         "document_ingested",
         company_id=company_id,
@@ -388,7 +394,7 @@ async def _ingest_one(
     return IngestResult(document, status)
 
 
-def _keep_upload(path: Path, data: bytes) -> None:
+def keep_upload(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(data)

@@ -25,7 +25,7 @@ from core.exceptions import LLMException, NotFoundException, ValidationException
 from core.llm_client import LLMClient
 from core.vector_store import SearchResult, VectorStoreBackend
 
-from . import ingest
+from . import ingest, ingest_jobs
 from .answering import (
     AnswerContext,
     Turn,
@@ -100,17 +100,33 @@ async def upload_documents(
     files: Sequence[tuple[str, bytes]],
     company_name: str | None = None,
 ) -> DocumentsUploaded:
-    """Every file is validated before any is stored: one bad file fails the request whole."""
+    """Store small files now and queue large ones (`ingest_jobs`); the caller submits the jobs.
+
+    Every small file is read and chunked before anything is stored, so one bad
+    file fails the request whole; a large file is only checked for its name and
+    type here, and a job that cannot read it fails with the same error code.
+    """
+    large = [(name, data) for name, data in files if len(data) >= settings.INGEST_ASYNC_MIN_BYTES]
     prepared = [
         ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
         for name, data in files
+        if len(data) < settings.INGEST_ASYNC_MIN_BYTES
     ]
-    names = [document.source for document in prepared]
+    queued_names = [ingest.sanitise_filename(name) for name, _ in large]
+    names = [document.source for document in prepared] + queued_names
     if len(set(names)) != len(names):
         raise ValidationException(
             "Two files in one upload have the same name", code="duplicate_filename"
         )
+    for name in queued_names:
+        ingest.check_supported(name)
     ingest.ensure_company(session, company_id, name=company_name)
+    jobs = [
+        ingest_jobs.queue_upload(
+            session, settings=settings, company_id=company_id, filename=name, data=data
+        )
+        for name, data in large
+    ]
     results = await ingest.ingest_documents(
         prepared,
         company_id=company_id,
@@ -124,7 +140,12 @@ async def upload_documents(
         )
         for r in results
     ]
-    return DocumentsUploaded(company_id=company_id, data=data, count=len(data))
+    return DocumentsUploaded(
+        company_id=company_id,
+        data=data,
+        count=len(data),
+        jobs=[ingest_jobs.to_public(job) for job in jobs],
+    )
 
 
 def list_documents(session: Session, company_id: str) -> DocumentsPublic:
