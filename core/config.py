@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     CHUNK_SIZE_TOKENS: int | None = Field(None, ge=32)
     CHUNK_OVERLAP_TOKENS: int | None = Field(None, ge=0)
     MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
+    # Files this large are ingested by a background job (202 + job id), not in the request.
+    INGEST_ASYNC_MIN_BYTES: int = Field(1024 * 1024, ge=1)
+    INGEST_JOB_LEASE_SECONDS: float = Field(120.0, gt=0)
+    INGEST_JOB_MAX_ATTEMPTS: int = Field(3, ge=1)
 
     # HTTP
     CORS_ORIGINS: list[str] = ["http://localhost:8501", "http://127.0.0.1:8501"]

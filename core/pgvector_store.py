@@ -141,6 +141,12 @@ ITERATIVE_HNSW_SCAN = text(
     "set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 )
 
+SCORE_CHUNKS = text(
+    "SELECT id, text, document_id, source, chunk_index, metadata,"
+    " 1 - (embedding <=> :query) AS score FROM pgvector_chunk"
+    " WHERE company_id = :company_id AND id = ANY(:ids)"
+).bindparams(bindparam("query", type_=VECTOR()))
+
 
 class PgVectorStore(EmbeddingWriter):
     def __init__(self, *, engine: Engine, embedder: EmbeddingClient) -> None:
@@ -265,6 +271,56 @@ class PgVectorStore(EmbeddingWriter):
         with self._engine.connect() as connection:
             statement = text("SELECT count(*) FROM pgvector_chunk WHERE company_id = :company_id")
             return int(connection.execute(statement, {"company_id": company_id}).scalar_one())
+
+    def chunk_version(self, company_id: str) -> tuple[int, int]:
+        """(chunk count, highest chunk id): ids come from a sequence, so every write changes it."""
+        _check_company_id(company_id)
+        with self._engine.connect() as connection:
+            count, max_id = connection.execute(
+                text("SELECT count(*), max(id) FROM pgvector_chunk WHERE company_id = :company_id"),
+                {"company_id": company_id},
+            ).one()
+        return int(count), int(max_id or 0)
+
+    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
+        """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
+        _check_company_id(company_id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT id, text FROM pgvector_chunk WHERE company_id = :company_id ORDER BY id"
+                ),
+                {"company_id": company_id},
+            )
+            return [(int(chunk_id), chunk_text) for chunk_id, chunk_text in rows]
+
+    def score_chunks(
+        self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]
+    ) -> list[SearchResult]:
+        """The company's chunks among `chunk_ids`, in that order, scored against the query.
+
+        Scores are the cosine similarities `similarity_search` would give; ids that
+        are not the company's (or no longer exist) are skipped.
+        """
+        _check_company_id(company_id)
+        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        if not chunk_ids:
+            return []
+        with self._engine.connect() as connection:
+            company = connection.execute(READ_COMPANY, {"company_id": company_id}).first()
+            if company is None:
+                return []
+            self._check_model(company_id, company.embedding_model, company.dimension)
+            rows = connection.execute(
+                SCORE_CHUNKS,
+                {
+                    "query": query,
+                    "company_id": company_id,
+                    "ids": [int(chunk_id) for chunk_id in chunk_ids],
+                },
+            )
+            by_id = {int(row.id): _result(row) for row in rows}
+        return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
 
     def _create_schema(self) -> tuple[int, ...]:
         dimension = int(self._embedder.dimension)

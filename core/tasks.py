@@ -55,7 +55,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 # Modules whose import registers tasks; a worker imports them at start.
-TASK_MODULES = ("assessments.03_saas_ai_agent.webhooks.tasks",)
+TASK_MODULES = (
+    "assessments.02_rag_chatbot.tasks",
+    "assessments.03_saas_ai_agent.webhooks.tasks",
+)
 PROBE_TIMEOUT_SECONDS = 2.0
 MAX_ERROR_RETRIES = 5
 ERROR_RETRY_MAX_SECONDS = 300

@@ -136,6 +136,14 @@ class VectorStoreBackend(Protocol):
 
     def count(self, company_id: str) -> int: ...
 
+    def chunk_version(self, company_id: str) -> tuple[int, int]: ...
+
+    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]: ...
+
+    def score_chunks(
+        self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]
+    ) -> list[SearchResult]: ...
+
 
 class EmbeddingWriter:
     """Embed first, then write: the one path by which both vector stores take chunks.
@@ -280,6 +288,58 @@ class VectorStore(EmbeddingWriter):
         with Session(self._engine) as session:
             statement = select(func.count()).where(VectorChunk.company_id == company_id)
             return session.exec(statement).one()
+
+    def chunk_version(self, company_id: str) -> tuple[int, int]:
+        """(chunk count, highest chunk id): ids are never reused, so every write changes it."""
+        _check_company_id(company_id)
+        with Session(self._engine) as session:
+            count, max_id = session.exec(
+                select(func.count(), func.max(VectorChunk.id)).where(
+                    VectorChunk.company_id == company_id
+                )
+            ).one()
+        return int(count), int(max_id or 0)
+
+    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
+        """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
+        _check_company_id(company_id)
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(VectorChunk.id, VectorChunk.text)
+                .where(VectorChunk.company_id == company_id)
+                .order_by(col(VectorChunk.id))
+            ).all()
+        return [(int(chunk_id), text) for chunk_id, text in rows if chunk_id is not None]
+
+    def score_chunks(
+        self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]
+    ) -> list[SearchResult]:
+        """The company's chunks among `chunk_ids`, in that order, scored against the query.
+
+        Scores are the cosine similarities `similarity_search` would give, from the
+        stored vectors; ids that are not the company's (or no longer exist) are skipped.
+        """
+        _check_company_id(company_id)
+        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        if not chunk_ids:
+            return []
+        with self._lock(company_id):
+            index = self._index(company_id, create=False)
+            if index is None:
+                return []
+            present, vectors = _stored_vectors(index, chunk_ids)
+        scores = dict(zip(present.tolist(), (vectors @ query).tolist(), strict=True))
+        with Session(self._engine) as session:
+            statement = select(VectorChunk).where(
+                VectorChunk.company_id == company_id,
+                col(VectorChunk.id).in_(list(scores)),
+            )
+            rows = {row.id: row for row in session.exec(statement)}
+        return [
+            _result(rows[chunk_id], float(scores[chunk_id]))
+            for chunk_id in chunk_ids
+            if chunk_id in rows and chunk_id in scores
+        ]
 
     def _rows(
         self,

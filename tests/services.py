@@ -100,12 +100,19 @@ def unavailable(reason: str) -> None:
 
 
 @contextmanager
-def throwaway_database(*, extensions: Sequence[str] = ("vector",)) -> Iterator[str]:
-    """A new, empty PostgreSQL database with `extensions`; yields its URL, drops it after."""
+def throwaway_database(
+    *, extensions: Sequence[str] = ("vector",), template: str | None = None
+) -> Iterator[str]:
+    """A new PostgreSQL database with `extensions`; yields its URL, drops it after.
+
+    Empty, or a copy of the database named by `template` (which nobody may be
+    connected to while it is copied).
+    """
     require_postgres()
     name = f"t_{uuid.uuid4().hex}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(_libpq_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         if extensions:
             try:
@@ -118,6 +125,16 @@ def throwaway_database(*, extensions: Sequence[str] = ("vector",)) -> Iterator[s
     finally:
         with psycopg.connect(_libpq_url("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def close_sessions(database: str) -> None:
+    """End every other session on `database`, so that it can serve as a template."""
+    with psycopg.connect(_libpq_url("postgres"), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
 
 
 def _libpq_url(database: str) -> str:

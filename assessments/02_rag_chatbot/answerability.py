@@ -62,11 +62,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from core.vector_store import SearchResult, VectorChunk
+from core.vector_store import SearchResult, VectorStoreBackend
+
+from .retrieval import CompanyCache, built_from_chunks
 
 # Per embedding model: the support a passage needs (see the module docstring).
 SUPPORT_THRESHOLDS: Mapping[str, float] = {"all-MiniLM-L6-v2": 0.68}
@@ -199,28 +198,12 @@ def _key_terms(question: str) -> list[str]:
 
 # ---------------------------------------------------------------- company statistics
 
-# One TermStats per (engine, company), rebuilt when the company's chunks change.
-_company_stats: weakref.WeakKeyDictionary[Engine, dict[str, tuple[tuple[int, int], TermStats]]] = (
-    weakref.WeakKeyDictionary()
-)
+# One TermStats per (vector store, company), rebuilt when the company's chunks change.
+_company_stats: CompanyCache[TermStats] = weakref.WeakKeyDictionary()
 
 
-def company_term_stats(engine: Engine, company_id: str) -> TermStats:
+def company_term_stats(vector_store: VectorStoreBackend, company_id: str) -> TermStats:
     """Term statistics over the company's chunks (blocking: run it in a thread)."""
-    with Session(engine) as session:
-        # Chunk ids are never reused, so (count, max id) changes with every write.
-        count, max_id = session.exec(
-            select(func.count(), func.max(VectorChunk.id)).where(
-                VectorChunk.company_id == company_id
-            )
-        ).one()
-        version = (int(count), int(max_id or 0))
-        cached = _company_stats.setdefault(engine, {}).get(company_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        texts = session.exec(
-            select(VectorChunk.text).where(VectorChunk.company_id == company_id)
-        ).all()
-    stats = TermStats.of(texts)
-    _company_stats[engine][company_id] = (version, stats)
-    return stats
+    return built_from_chunks(
+        _company_stats, vector_store, company_id, lambda rows: TermStats.of(t for _, t in rows)
+    )

@@ -42,10 +42,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.config import PROJECT_ROOT, Settings
-from core.vector_store import VectorChunk
+from core.vector_store import SearchResult
 
 from . import services
 from .answering import CITATION
@@ -219,7 +219,7 @@ async def evaluate(
             response = services.record_turn(turn, answer)
             if not response.refused:
                 provider = f"{response.provider} ({response.model})"
-            texts = _chunk_texts(session, [s.chunk_id for s in response.sources])
+            texts = _chunk_texts(turn.retrieval.chunks, [s.chunk_id for s in response.sources])
             results.append(
                 ItemResult(
                     item=item,
@@ -259,9 +259,9 @@ async def run_sets(
         ]
 
 
-def _chunk_texts(session: Session, chunk_ids: list[int]) -> list[str]:
-    rows = session.exec(select(VectorChunk).where(col(VectorChunk.id).in_(chunk_ids))).all()
-    by_id = {row.id: row.text for row in rows}
+def _chunk_texts(retrieved: Sequence[SearchResult], chunk_ids: list[int]) -> list[str]:
+    """The text of each cited chunk, "" for one that was not retrieved (never correct)."""
+    by_id = {chunk.chunk_id: chunk.text for chunk in retrieved}
     return [by_id.get(chunk_id, "") for chunk_id in chunk_ids]
 
 

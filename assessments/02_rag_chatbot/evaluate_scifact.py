@@ -3,9 +3,10 @@
 A check that the product's own chunking, embedding and scoring lose nothing
 against published figures (all-MiniLM-L6-v2: 64.51; BM25: 66.5). The corpus
 (5,183 abstracts, title + " " + text) is chunked with `ingest.chunk_text` at
-the product's chunk sizes, embedded by the active embedder into the product's
-`VectorStore` as one company, and each query runs through `retrieval.retrieve`
-in vector and hybrid modes; a document scores as its best chunk.
+the product's chunk sizes, embedded by the active embedder into the configured
+vector store (`VECTOR_STORE`: FAISS by default, pgvector with its settings) as
+one company, and each query runs through `retrieval.retrieve` in vector and
+hybrid modes; a document scores as its best chunk.
 
     .venv/bin/python assessments/02_rag_chatbot/evaluate_scifact.py \\
         --dataset ../shared/datasets/scifact --data-dir /tmp/scifact-index
@@ -38,7 +39,7 @@ from tqdm import tqdm
 from core.config import PROJECT_ROOT, Settings
 from core.database import create_db_engine, init_db
 from core.embedding_client import create_embedding_client
-from core.vector_store import VectorStore
+from core.vector_store import VectorStoreBackend, create_vector_store
 
 from .ingest import chunk_sizes, chunk_text
 from .retrieval import RETRIEVAL_MODES, retrieve
@@ -75,7 +76,9 @@ def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
     return dcg / idcg if idcg else 0.0
 
 
-async def index_corpus(corpus: dict[str, str], *, settings: Settings, store: VectorStore) -> None:
+async def index_corpus(
+    corpus: dict[str, str], *, settings: Settings, store: VectorStoreBackend
+) -> None:
     if store.count(COMPANY) > 0:
         return
     size, overlap = chunk_sizes(settings, store.embedder)
@@ -102,7 +105,7 @@ async def run(dataset: Path, data_dir: Path, modes: list[str]) -> dict[str, floa
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     embedder = create_embedding_client(settings)
-    store = VectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
+    store = create_vector_store(settings, engine=engine, embedder=embedder)
     await index_corpus(load_corpus(dataset), settings=settings, store=store)
     queries, qrels = load_test_queries(dataset)
     size, overlap = chunk_sizes(settings, embedder)
@@ -119,7 +122,6 @@ async def run(dataset: Path, data_dir: Path, modes: list[str]) -> dict[str, floa
                 query,
                 company_id=COMPANY,
                 vector_store=store,
-                engine=engine,
                 k=CHUNKS_PER_QUERY,
                 threshold=-1.0,
                 mode=mode,  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ from sqlmodel import Session, select
 from core.config import PROJECT_ROOT, Settings
 from core.embedding_client import EmbeddingClient
 from core.exceptions import AppException, ConflictException, ValidationException
-from core.vector_store import COMPANY_ID_PATTERN, VectorStore
+from core.vector_store import COMPANY_ID_PATTERN, VectorStoreBackend, create_vector_store
 
 from .models import Company, Document
 
@@ -111,13 +111,19 @@ def sanitise_filename(filename: str) -> str:
     return f"{stem[:100]}.{suffix}" if suffix else stem[:100]
 
 
-def extract_text(source: str, data: bytes) -> str:
-    """The text of a .txt, .md or .pdf file, or a 4xx saying why there is none."""
+def check_supported(source: str) -> str:
+    """The file's suffix, or a 415 when it is not .txt, .md or .pdf."""
     suffix = PurePath(source).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFileType(
             f"'{source}': only {', '.join(SUPPORTED_SUFFIXES)} files are supported"
         )
+    return suffix
+
+
+def extract_text(source: str, data: bytes) -> str:
+    """The text of a .txt, .md or .pdf file, or a 4xx saying why there is none."""
+    suffix = check_supported(source)
     if not data.strip():
         raise ValidationException(f"'{source}' is empty", code="empty_document")
     text = _pdf_text(source, data) if suffix == ".pdf" else _plain_text(source, data)
@@ -309,7 +315,7 @@ async def ingest_documents(
     *,
     company_id: str,
     session: Session,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     upload_dir: Path,
     on_progress: ProgressCallback | None = None,
 ) -> list[IngestResult]:
@@ -332,7 +338,7 @@ async def _ingest_one(
     *,
     company_id: str,
     session: Session,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     upload_dir: Path,
     on_progress: ProgressCallback | None,
 ) -> IngestResult:
@@ -377,7 +383,7 @@ async def _ingest_one(
             f"'{prepared.source}' was uploaded concurrently by another request; retry"
         ) from None
     session.refresh(document)
-    _keep_upload(upload_dir / company_id / prepared.source, prepared.data)
+    keep_upload(upload_dir / company_id / prepared.source, prepared.data)
     log.info(
         "document_ingested",
         company_id=company_id,
@@ -388,7 +394,7 @@ async def _ingest_one(
     return IngestResult(document, status)
 
 
-def _keep_upload(path: Path, data: bytes) -> None:
+def keep_upload(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(data)
@@ -423,7 +429,7 @@ async def ingest_paths(
     company_id: str,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     company_name: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -452,7 +458,7 @@ async def load_sample_companies(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     root: Path = SAMPLE_COMPANIES_DIR,
 ) -> None:
     """Ingest each `root/<company-id>/` folder whose company has no index yet."""
@@ -487,7 +493,7 @@ async def _cli(args: argparse.Namespace) -> int:
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     embedder = create_embedding_client(settings)
-    store = VectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
+    store = create_vector_store(settings, engine=engine, embedder=embedder)
     with Session(engine) as session, tqdm(unit="chunk", desc=args.company) as bar:
         results = await ingest_paths(
             args.paths,

@@ -1,4 +1,4 @@
-"""Tables of the RAG chatbot: companies, their documents, and the chat history.
+"""Tables of the RAG chatbot: companies, their documents, ingest jobs and the chat history.
 
 Chunk text and vectors live in `core.vector_store` (`vector_chunk` table plus one
 FAISS index per company); a chunk points back to its document by `document_id`.
@@ -37,6 +37,29 @@ class Document(SQLModel, table=True):
     content_hash: str
     chunks: int
     bytes: int
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class IngestJob(SQLModel, table=True):
+    """A large upload waiting for, or done by, a background ingest (see `ingest_jobs`)."""
+
+    __tablename__ = "ingest_job"
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    company_id: str = Field(foreign_key="company.id", index=True)
+    source: str
+    # Relative to UPLOAD_DIR, which the API and every worker share.
+    upload_path: str
+    bytes: int
+    status: str = Field(default="queued", index=True)  # queued | running | done | failed
+    attempts: int = 0
+    lease_until: datetime | None = None
+    error: str | None = None
+    error_code: str | None = None
+    document_id: str | None = None
+    document_status: str | None = None  # created | replaced | unchanged, once done
+    chunks: int | None = None
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 

@@ -19,18 +19,16 @@ import math
 import re
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import anyio
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from core.config import Settings
-from core.vector_store import SearchResult, VectorChunk, VectorStore
+from core.vector_store import SearchResult, VectorStoreBackend
 
 RetrievalMode = Literal["vector", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("vector", "hybrid")
@@ -69,8 +67,7 @@ async def retrieve(
     query: str,
     *,
     company_id: str,
-    vector_store: VectorStore,
-    engine: Engine,
+    vector_store: VectorStoreBackend,
     k: int,
     threshold: float,
     mode: RetrievalMode,
@@ -91,10 +88,10 @@ async def retrieve(
     if mode == "vector":
         return Retrieval(ranked=by_vector[:k], best_score=best, threshold=threshold, mode=mode)
 
-    keyword_index = await anyio.to_thread.run_sync(_keyword_index, vector_store, engine, company_id)
+    keyword_index = await anyio.to_thread.run_sync(_keyword_index, vector_store, company_id)
     by_keyword = keyword_index.search(query, k=depth)
     fused = reciprocal_rank_fusion([[hit.chunk_id for hit in by_vector], by_keyword])
-    ranked = await _results(fused[:k], by_vector, vector_store, engine, company_id, embedding)
+    ranked = await _results(fused[:k], by_vector, vector_store, company_id, embedding)
     return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode)
 
 
@@ -110,18 +107,20 @@ def reciprocal_rank_fusion(rankings: list[list[int]], *, k: int = RRF_K) -> list
 async def _results(
     chunk_ids: list[int],
     by_vector: list[SearchResult],
-    vector_store: VectorStore,
-    engine: Engine,
+    vector_store: VectorStoreBackend,
     company_id: str,
     query_embedding: np.ndarray,
 ) -> list[SearchResult]:
-    """SearchResults for fused ids; keyword-only hits get their cosine score computed here."""
+    """SearchResults for fused ids; keyword-only hits are scored from their stored vectors."""
     known = {hit.chunk_id: hit for hit in by_vector}
-    rows = _rows(engine, company_id, [i for i in chunk_ids if i not in known])
-    if rows:
-        vectors = await vector_store.embedder.embed_documents([row.text for row in rows.values()])
-        for (chunk_id, row), vector in zip(rows.items(), vectors, strict=True):
-            known[chunk_id] = _as_result(row, float(vector @ query_embedding))
+    missing = [chunk_id for chunk_id in chunk_ids if chunk_id not in known]
+    if missing:
+        scored = await anyio.to_thread.run_sync(
+            lambda: vector_store.score_chunks(
+                query_embedding, company_id=company_id, chunk_ids=missing
+            )
+        )
+        known.update((hit.chunk_id, hit) for hit in scored)
     # A chunk deleted since the keyword index was built is simply skipped.
     return [known[chunk_id] for chunk_id in chunk_ids if chunk_id in known]
 
@@ -160,54 +159,35 @@ class KeywordIndex:
         return [self.chunk_ids[position] for position, _ in scores.most_common(k)]
 
 
-# One keyword index per (vector store, company), rebuilt when the company's chunks change.
-_keyword_indexes: weakref.WeakKeyDictionary[
-    VectorStore, dict[str, tuple[tuple[int, int], KeywordIndex]]
-] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+# Per (vector store, company): something built from the company's chunk texts, kept
+# until its chunks change (one cache per builder: the keyword index, term statistics).
+CompanyCache = weakref.WeakKeyDictionary[VectorStoreBackend, dict[str, tuple[tuple[int, int], T]]]
+_keyword_indexes: CompanyCache[KeywordIndex] = weakref.WeakKeyDictionary()
 
 
-def _keyword_index(vector_store: VectorStore, engine: Engine, company_id: str) -> KeywordIndex:
-    with Session(engine) as session:
-        # Chunk ids are never reused, so (count, max id) changes with every write.
-        count, max_id = session.exec(
-            select(func.count(), func.max(VectorChunk.id)).where(
-                VectorChunk.company_id == company_id
-            )
-        ).one()
-        version = (int(count), int(max_id or 0))
-        cached = _keyword_indexes.setdefault(vector_store, {}).get(company_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        rows = session.exec(
-            select(VectorChunk.id, VectorChunk.text)
-            .where(VectorChunk.company_id == company_id)
-            .order_by(col(VectorChunk.id))
-        ).all()
-    index = KeywordIndex([int(chunk_id) for chunk_id, _ in rows], [text for _, text in rows])
-    _keyword_indexes[vector_store][company_id] = (version, index)
-    return index
+def built_from_chunks(
+    cache: CompanyCache[T],
+    vector_store: VectorStoreBackend,
+    company_id: str,
+    build: Callable[[list[tuple[int, str]]], T],
+) -> T:
+    """`build(company's (id, text) rows)`, cached until the company's chunks change (blocking)."""
+    cached = cache.setdefault(vector_store, {}).get(company_id)
+    if cached is not None and cached[0] == vector_store.chunk_version(company_id):
+        return cached[1]
+    rows = vector_store.chunk_texts(company_id)
+    # The version of exactly these rows, so a write racing this read only forces a rebuild.
+    version = (len(rows), max((chunk_id for chunk_id, _ in rows), default=0))
+    value = build(rows)
+    cache[vector_store][company_id] = (version, value)
+    return value
 
 
-def _rows(engine: Engine, company_id: str, chunk_ids: list[int]) -> dict[int, VectorChunk]:
-    if not chunk_ids:
-        return {}
-    with Session(engine) as session:
-        rows = session.exec(
-            select(VectorChunk).where(
-                VectorChunk.company_id == company_id, col(VectorChunk.id).in_(chunk_ids)
-            )
-        ).all()
-    return {int(row.id): row for row in rows if row.id is not None}
-
-
-def _as_result(row: VectorChunk, score: float) -> SearchResult:
-    assert row.id is not None
-    return SearchResult(
-        chunk_id=row.id,
-        score=score,
-        text=row.text,
-        document_id=row.document_id,
-        source=row.source,
-        chunk_index=row.chunk_index,
-        metadata=dict(row.metadata_json or {}),
+def _keyword_index(vector_store: VectorStoreBackend, company_id: str) -> KeywordIndex:
+    return built_from_chunks(
+        _keyword_indexes,
+        vector_store,
+        company_id,
+        lambda rows: KeywordIndex([i for i, _ in rows], [text for _, text in rows]),
     )

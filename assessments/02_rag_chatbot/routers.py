@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
+import structlog
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from core.config import Settings
 from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
 from core.exceptions import AppException, PayloadTooLargeException, error_body
+from core.tasks import InProcessRunner, TaskRunner
 
-from . import ingest, services
+from . import ingest, ingest_jobs, services
+from . import tasks as _tasks  # noqa: F401  importing it registers the ingest job
 from .schemas import (
     ChatRequest,
     ChatResponse,
@@ -24,23 +42,62 @@ from .schemas import (
     DocumentDeleted,
     DocumentsPublic,
     DocumentsUploaded,
+    IngestJobPublic,
     MessagesPublic,
 )
 from .streaming import SSE_HEADERS, sse_event, with_heartbeat
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["Assessment 2 · RAG chatbot"])
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the sample companies' documents when their index does not exist yet."""
+    """Load the sample companies when their index does not exist yet; run the ingest jobs."""
     state = app.state
-    if state.settings.LOAD_SAMPLE_DATA:
+    settings = state.settings
+    if settings.LOAD_SAMPLE_DATA:
         with Session(state.engine) as session:
             await ingest.load_sample_companies(
-                session=session, settings=state.settings, vector_store=state.vector_store
+                session=session, settings=settings, vector_store=state.vector_store
             )
-    yield
+    runner = ingest_jobs.create_ingest_runner(settings, state)
+    await runner.start()
+    state.rag_ingest_runner = runner
+    sweep = asyncio.create_task(_sweep_ingest_jobs(state, runner), name="rag-ingest-sweep")
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
+        await runner.aclose()
+
+
+async def _sweep_ingest_jobs(state: Any, runner: TaskRunner) -> None:
+    """Submit again the jobs nobody holds: at start (all unfinished ones when they run
+    in this process), then every half lease (lost messages, dead workers)."""
+    settings: Settings = state.settings
+
+    def find(first: bool) -> list[str]:
+        with Session(state.engine) as session:
+            if first and isinstance(runner, InProcessRunner):
+                return ingest_jobs.unfinished_jobs(session)
+            return ingest_jobs.stale_jobs(session, settings=settings)
+
+    first = True
+    while True:
+        try:
+            found = await run_in_threadpool(find, first)
+            await run_in_threadpool(ingest_jobs.submit, runner, found)
+        except Exception:
+            log.exception("ingest_sweep_failed")
+        first = False
+        await asyncio.sleep(settings.INGEST_JOB_LEASE_SECONDS / 2)
+
+
+def ingest_runner(request: Request) -> TaskRunner:
+    return request.app.state.rag_ingest_runner  # type: ignore[no-any-return]
 
 
 def chat_request(
@@ -73,16 +130,27 @@ def list_companies(session: SessionDep) -> CompaniesPublic:
     return services.list_companies(session)
 
 
-@router.post("/documents", response_model=DocumentsUploaded, status_code=201)
+@router.post(
+    "/documents",
+    response_model=DocumentsUploaded,
+    status_code=201,
+    responses={202: {"model": DocumentsUploaded, "description": "Large files queued as jobs"}},
+)
 async def upload_documents(
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     vector_store: VectorStoreDep,
+    runner: Annotated[TaskRunner, Depends(ingest_runner)],
     files: Annotated[list[UploadFile], File(description="One or more .txt, .md or .pdf files")],
     company_id: Annotated[str, Form()],
     company_name: Annotated[str | None, Form()] = None,
 ) -> DocumentsUploaded:
-    """Upload documents for a company (created on first upload); same name = replace."""
+    """Upload documents for a company (created on first upload); same name = replace.
+
+    Files of INGEST_ASYNC_MIN_BYTES or more are ingested by a background job:
+    the answer is then 202 and lists them under `jobs` (poll `/ingest-jobs/{id}`).
+    """
     contents = []
     for upload in files:
         data = await upload.read(settings.MAX_UPLOAD_BYTES + 1)
@@ -91,7 +159,7 @@ async def upload_documents(
                 f"'{upload.filename}' exceeds the limit of {settings.MAX_UPLOAD_BYTES} bytes"
             )
         contents.append((upload.filename or "upload", data))
-    return await services.upload_documents(
+    uploaded = await services.upload_documents(
         session=session,
         settings=settings,
         vector_store=vector_store,
@@ -99,6 +167,16 @@ async def upload_documents(
         files=contents,
         company_name=company_name,
     )
+    if uploaded.jobs:
+        await run_in_threadpool(ingest_jobs.submit, runner, [job.id for job in uploaded.jobs])
+        response.status_code = 202
+    return uploaded
+
+
+@router.get("/ingest-jobs/{job_id}", response_model=IngestJobPublic)
+def get_ingest_job(job_id: str, session: SessionDep) -> IngestJobPublic:
+    """A large upload's background ingest: queued, running, done (with its document) or failed."""
+    return ingest_jobs.get_job(session, job_id)
 
 
 @router.get("/documents", response_model=DocumentsPublic)

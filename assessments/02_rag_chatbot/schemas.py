@@ -57,10 +57,30 @@ class DocumentUploaded(BaseModel):
     status: Literal["created", "replaced", "unchanged"]
 
 
+class IngestJobPublic(BaseModel):
+    """A large file's background ingest; poll `GET /ingest-jobs/{id}` until done or failed."""
+
+    id: str
+    company_id: str
+    source: str
+    bytes: int
+    status: Literal["queued", "running", "done", "failed"]
+    attempts: int
+    error: str | None = None
+    error_code: str | None = None
+    document_id: str | None = None
+    document_status: Literal["created", "replaced", "unchanged"] | None = None
+    chunks: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 class DocumentsUploaded(BaseModel):
     company_id: str
     data: list[DocumentUploaded]
     count: int
+    # Files of INGEST_ASYNC_MIN_BYTES or more: ingested in the background (HTTP 202).
+    jobs: list[IngestJobPublic] = []
 
 
 class DocumentPublic(BaseModel):

@@ -23,9 +23,9 @@ from core.ai_step import LOCAL_PROVIDER, StepOutcome, run_step
 from core.config import Settings
 from core.exceptions import LLMException, NotFoundException, ValidationException
 from core.llm_client import LLMClient
-from core.vector_store import SearchResult, VectorStore
+from core.vector_store import SearchResult, VectorStoreBackend
 
-from . import ingest
+from . import ingest, ingest_jobs
 from .answerability import TermStats, company_term_stats
 from .answering import (
     AnswerContext,
@@ -96,22 +96,38 @@ async def upload_documents(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     company_id: str,
     files: Sequence[tuple[str, bytes]],
     company_name: str | None = None,
 ) -> DocumentsUploaded:
-    """Every file is validated before any is stored: one bad file fails the request whole."""
+    """Store small files now and queue large ones (`ingest_jobs`); the caller submits the jobs.
+
+    Every small file is read and chunked before anything is stored, so one bad
+    file fails the request whole; a large file is only checked for its name and
+    type here, and a job that cannot read it fails with the same error code.
+    """
+    large = [(name, data) for name, data in files if len(data) >= settings.INGEST_ASYNC_MIN_BYTES]
     prepared = [
         ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
         for name, data in files
+        if len(data) < settings.INGEST_ASYNC_MIN_BYTES
     ]
-    names = [document.source for document in prepared]
+    queued_names = [ingest.sanitise_filename(name) for name, _ in large]
+    names = [document.source for document in prepared] + queued_names
     if len(set(names)) != len(names):
         raise ValidationException(
             "Two files in one upload have the same name", code="duplicate_filename"
         )
+    for name in queued_names:
+        ingest.check_supported(name)
     ingest.ensure_company(session, company_id, name=company_name)
+    jobs = [
+        ingest_jobs.queue_upload(
+            session, settings=settings, company_id=company_id, filename=name, data=data
+        )
+        for name, data in large
+    ]
     results = await ingest.ingest_documents(
         prepared,
         company_id=company_id,
@@ -125,7 +141,12 @@ async def upload_documents(
         )
         for r in results
     ]
-    return DocumentsUploaded(company_id=company_id, data=data, count=len(data))
+    return DocumentsUploaded(
+        company_id=company_id,
+        data=data,
+        count=len(data),
+        jobs=[ingest_jobs.to_public(job) for job in jobs],
+    )
 
 
 def list_documents(session: Session, company_id: str) -> DocumentsPublic:
@@ -141,7 +162,7 @@ async def delete_document(
     *,
     session: Session,
     settings: Settings,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     document_id: str,
     company_id: str | None = None,
 ) -> DocumentDeleted:
@@ -207,7 +228,7 @@ async def prepare_turn(
     session: Session,
     settings: Settings,
     llm: LLMClient | None,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
     mode: RetrievalMode | None = None,
 ) -> PreparedTurn:
@@ -229,7 +250,6 @@ async def prepare_turn(
         search_query,
         company_id=company_id,
         vector_store=vector_store,
-        engine=session.get_bind(),  # type: ignore[arg-type]
         k=settings.RETRIEVAL_TOP_K,
         threshold=settings.SIMILARITY_THRESHOLD,
         mode=mode or retrieval_mode(settings),
@@ -244,7 +264,7 @@ async def prepare_turn(
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     term_stats = None
     if retrieval.chunks:  # cached per company until its chunks change
-        term_stats = await anyio.to_thread.run_sync(company_term_stats, engine, company_id)
+        term_stats = await anyio.to_thread.run_sync(company_term_stats, vector_store, company_id)
     return PreparedTurn(
         company_id=company_id,
         session_id=session_id,
@@ -262,7 +282,7 @@ async def chat(
     session: Session,
     settings: Settings,
     llm: LLMClient | None,
-    vector_store: VectorStore,
+    vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
 ) -> ChatResponse:
     turn = await prepare_turn(
@@ -273,7 +293,7 @@ async def chat(
 
 
 async def answer_turn(
-    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
 ) -> FinalAnswer:
     if not turn.chunks:
         return FinalAnswer(REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL)
@@ -368,7 +388,7 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
 
 
 async def stream_turn(
-    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStore, rewrite: bool
+    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
 ) -> AsyncIterator[str]:
     """SSE events: `token`s, a `reset` if the LLM fails mid-answer or words its own refusal,
     then `done` (the response)."""

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 
 from backend.main import create_app
-from tests.support import make_settings
+from core.config import Settings
 
 from .helpers import API, ask, documents, upload
 
 
-def test_uploaded_documents_and_history_survive_a_restart(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+def test_uploaded_documents_and_history_survive_a_restart(store_settings: Settings) -> None:
+    settings = store_settings
     with TestClient(create_app(settings)) as client:
         uploaded = upload(
             client,

@@ -305,6 +305,32 @@ async def test_a_company_never_sees_another_companys_chunks(store):
     assert not store.has_index("company-c")
 
 
+@pytest.mark.anyio
+async def test_keyword_corpus_and_stored_scores_are_the_companys_own(store):
+    ids = await _add_docs(store, "company-a")
+    [other] = await store.add_documents(
+        documents=["Company B sells tools."], company_id="company-b"
+    )
+    before = store.chunk_version("company-a")
+    query = await store.embedder.embed_query(PRICE_QUESTION)
+
+    texts = store.chunk_texts("company-a")
+    searched = store.similarity_search(query, company_id="company-a", k=4, threshold=-1.0)
+    scored = store.score_chunks(query, company_id="company-a", chunk_ids=[ids[3], other, ids[2]])
+
+    assert texts == list(zip(ids, DOCS, strict=True))
+    assert before == (len(DOCS), max(ids))
+    # Another company's id is skipped; scores are the ones a search gives.
+    assert [hit.chunk_id for hit in scored] == [ids[3], ids[2]]
+    by_id = {hit.chunk_id: hit.score for hit in searched}
+    assert [hit.score for hit in scored] == pytest.approx([by_id[ids[3]], by_id[ids[2]]], abs=1e-5)
+    assert scored[1].source == "handbook.md" and scored[1].metadata == {"page": 3}
+    store.delete_document("handbook", company_id="company-a")
+    assert store.chunk_version("company-a") != before
+    assert store.chunk_texts("company-a") == []
+    assert store.score_chunks(query, company_id="company-a", chunk_ids=ids) == []
+
+
 @pytest.mark.parametrize("company_id", ["", "../etc", "Acme", "a/b", "x" * 64, "-acme"])
 def test_invalid_company_ids_are_rejected(store, company_id):
     with pytest.raises(ValidationException):

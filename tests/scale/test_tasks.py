@@ -147,7 +147,14 @@ def test_the_celery_app_acknowledges_late_one_message_at_a_time_and_keeps_no_res
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_default_queue == "webhooks-eu"
     assert app.conf.accept_content == ["json"]
-    assert tasks.TASK_MODULES == ("assessments.03_saas_ai_agent.webhooks.tasks",)
+    # A worker imports every job module: webhook events and large document ingests.
+    assert set(app.conf.include) == {
+        "assessments.02_rag_chatbot.tasks",
+        "assessments.03_saas_ai_agent.webhooks.tasks",
+    }
+    app.loader.import_default_modules()  # what a worker does at start
+    ingest_task = app.tasks["rag.ingest_document"]
+    assert (ingest_task.acks_late, ingest_task.reject_on_worker_lost) == (True, True)
 
 
 def test_the_api_refuses_to_start_when_the_configured_broker_does_not_answer(
