@@ -42,6 +42,13 @@ def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
+@pytest.fixture
+def llm_client(sample_settings: Settings) -> Iterator[TestClient]:
+    """Like `sample_client`; the LLM tests swap in an OpenAI client over a mock transport."""
+    with TestClient(create_app(sample_settings)) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def pg_sample_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """A data folder and a PostgreSQL template database with both companies in pgvector."""

@@ -8,15 +8,12 @@ LLM answerer says so itself. Either way the user gets the exact refusal.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.main import create_app
-from core.config import Settings
 from core.embedding_client import LocalEmbeddingClient
 from core.vector_store import SearchResult
 
@@ -182,12 +179,6 @@ def test_stream_refuses_the_same_way(sample_client: TestClient) -> None:
 
 
 # ---------------------------------------------------------------- the LLM decides on its path
-
-
-@pytest.fixture
-def llm_client(sample_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(sample_settings)) as client:
-        yield client
 
 
 def test_llm_prompt_says_a_related_fact_is_not_an_answer(

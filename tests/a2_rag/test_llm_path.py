@@ -8,14 +8,11 @@ sent, so the tests can check both what the user gets and what the LLM saw.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
-from backend.main import create_app
 from core.config import Settings
 from core.llm_client import LLMClient
 from tests.support import make_settings
@@ -115,12 +112,6 @@ def use_llm(client: TestClient, fake: FakeOpenAI, tmp_path: Path) -> None:
     )
     http_client = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
     client.app.state.llm = LLMClient(settings, http_client=http_client)
-
-
-@pytest.fixture
-def llm_client(sample_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(sample_settings)) as client:
-        yield client
 
 
 def test_llm_answer_keeps_citations_mapped_to_sources(
