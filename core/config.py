@@ -11,7 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, computed_field, model_validator
+import phonenumbers
+from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
 
     # Thresholds and retrieval
     INTENT_CONFIDENCE_THRESHOLD: float = Field(0.7, ge=0, le=1)
+    # Assessment 1: the region of a phone number written without a country code.
+    PHONE_DEFAULT_REGION: str = "US"
     SIMILARITY_THRESHOLD: float = Field(0.45, ge=-1, le=1)
     RETRIEVAL_TOP_K: int = Field(4, ge=1, le=50)
     RETRIEVAL_MODE: Literal["vector", "hybrid"] = "hybrid"
@@ -89,6 +92,16 @@ class Settings(BaseSettings):
     # Demo data
     SAMPLE_COMPANY_ID: str = "acme-corp"
     LOAD_SAMPLE_DATA: bool = True
+
+    @field_validator("PHONE_DEFAULT_REGION")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"PHONE_DEFAULT_REGION must be an ISO region code such as US or GB; got {value!r}"
+            )
+        return region
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -2,6 +2,9 @@
 
 The app factory builds each client once at start; handlers ask for them by
 type (`llm: LLMDep`) and tests swap them with `app.dependency_overrides`.
+
+They are `async def` although they do no I/O: FastAPI runs a plain `def`
+dependency in its threadpool, a hop that costs more CPU than the lookup.
 """
 
 from __future__ import annotations
@@ -16,19 +19,19 @@ from core.llm_client import LLMClient
 from core.vector_store import VectorStoreBackend
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_llm(request: Request) -> LLMClient | None:
+async def get_llm(request: Request) -> LLMClient | None:
     return request.app.state.llm
 
 
-def get_embedder(request: Request) -> EmbeddingClient:
+async def get_embedder(request: Request) -> EmbeddingClient:
     return request.app.state.embedder
 
 
-def get_vector_store(request: Request) -> VectorStoreBackend:
+async def get_vector_store(request: Request) -> VectorStoreBackend:
     return request.app.state.vector_store
 
 

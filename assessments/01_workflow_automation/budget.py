@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .contacts import mask_contacts
+from phonenumbers import PhoneNumberMatch
+
+from .contacts import DEFAULT_REGION, mask_contacts
 
 # A bound on the work per message, so a pathological 10,000-character message stays fast.
 MAX_AMOUNTS = 50
@@ -210,7 +213,12 @@ def _budget_candidates(text: str) -> list[tuple[float, Budget]]:
     return candidates
 
 
-def find_budget(text: str) -> Budget | None:
+def find_budget(
+    text: str,
+    *,
+    default_region: str = DEFAULT_REGION,
+    phones: Sequence[PhoneNumberMatch] | None = None,
+) -> Budget | None:
     """The most money-like amount in `text`, with ranges resolved to their midpoint.
 
     Rules: "$50k" → 50000; "50,000 USD" → 50000; "€20K/month" → 20000 (the figure
@@ -219,15 +227,24 @@ def find_budget(text: str) -> Budget | None:
     "up to 30k" → 30000; "at least 10k" → 10000. Currencies are reported, not
     converted. Bare numbers count only next to a budget word ("budget is 8000");
     years and counts ("10k users") never do. The first of equally sure amounts wins.
+    Phone numbers (read as in `default_region` when they have no country code) and
+    emails are masked first, so their digits are never money (`phones`: the phone
+    numbers `contacts.phone_matches` found in `text`, when the caller has them already).
     """
-    candidates = [pair for pair in _budget_candidates(mask_contacts(text)) if pair[0] > 0]
+    masked = mask_contacts(text, default_region, phones=phones)
+    candidates = [pair for pair in _budget_candidates(masked) if pair[0] > 0]
     if not candidates:
         return None
     return max(candidates, key=lambda pair: pair[0])[1]
 
 
-def parse_budget(text: str) -> float | None:
-    budget = find_budget(text)
+def parse_budget(
+    text: str,
+    *,
+    default_region: str = DEFAULT_REGION,
+    phones: Sequence[PhoneNumberMatch] | None = None,
+) -> float | None:
+    budget = find_budget(text, default_region=default_region, phones=phones)
     return budget.amount if budget else None
 
 

@@ -7,6 +7,7 @@ phone numbers are parsed with `phonenumbers` and written in E.164.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -57,7 +58,10 @@ def normalise_phone(value: str, *, default_region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _phone_matches(text: str, default_region: str) -> list[phonenumbers.PhoneNumberMatch]:
+def phone_matches(
+    text: str, default_region: str = DEFAULT_REGION
+) -> list[phonenumbers.PhoneNumberMatch]:
+    """The valid phone numbers in `text`, in order (at most `MAX_PHONE_CANDIDATES` tried)."""
     # The substitution keeps offsets: "00" and "+ " have the same length.
     text = _DOUBLE_ZERO_PREFIX.sub("+ ", text)
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -67,16 +71,31 @@ def _phone_matches(text: str, default_region: str) -> list[phonenumbers.PhoneNum
 
 
 def find_phone(text: str, *, default_region: str = DEFAULT_REGION) -> str | None:
-    for match in _phone_matches(text, default_region):
+    return first_phone(phone_matches(text, default_region))
+
+
+def first_phone(matches: Sequence[phonenumbers.PhoneNumberMatch]) -> str | None:
+    """The first of `phone_matches`, in E.164."""
+    for match in matches:
         return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     return None
 
 
-def mask_contacts(text: str, default_region: str = DEFAULT_REGION) -> str:
-    """Blank out emails and phone numbers so their digits are never read as money."""
+def mask_contacts(
+    text: str,
+    default_region: str = DEFAULT_REGION,
+    *,
+    phones: Sequence[phonenumbers.PhoneNumberMatch] | None = None,
+) -> str:
+    """Blank out emails and phone numbers so their digits are never read as money.
+
+    `phones` are `phone_matches(text, default_region)`, when the caller has them already.
+    """
+    if phones is None:
+        phones = phone_matches(text, default_region)
     chars = list(text)
     spans = [(m.start(), m.end()) for m in _EMAIL_CANDIDATE.finditer(text)]
-    spans += [(m.start, m.end) for m in _phone_matches(text, default_region)]
+    spans += [(m.start, m.end) for m in phones]
     for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)

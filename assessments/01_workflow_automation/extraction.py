@@ -34,7 +34,15 @@ from core.llm_client import LLMClient
 from core.prompts import load_prompt
 
 from .budget import Budget, find_budget, parse_budget
-from .contacts import DEFAULT_REGION, find_email, find_phone, normalise_email, normalise_phone
+from .contacts import (
+    DEFAULT_REGION,
+    find_email,
+    find_phone,
+    first_phone,
+    normalise_email,
+    normalise_phone,
+    phone_matches,
+)
 from .names import find_name, normalise_name
 
 __all__ = [
@@ -54,11 +62,18 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "parse_budget",
+    "phone_region",
     "resolve_fields",
 ]
 
 LOCAL_EXTRACTOR_MODEL = "rules+phonenumbers+email-validator"
+FIELD_NAMES = ("name", "email", "phone", "budget")
 PROMPTS_DIR = Path(__file__).parent / "prompts"
+
+
+def phone_region(settings: Settings) -> str:
+    """The region a phone number without a country code is read in: `PHONE_DEFAULT_REGION`."""
+    return settings.PHONE_DEFAULT_REGION
 
 
 class LeadFields(BaseModel):
@@ -86,11 +101,13 @@ class LLMExtractedFields(BaseModel):
 
 def find_fields(text: str, *, default_region: str = DEFAULT_REGION) -> LeadFields:
     """What the rules find in the message alone (no explicit fields, no validation notes)."""
+    # Found once: the first is the lead's phone, and all are masked before reading the budget.
+    phones = phone_matches(text, default_region)
     return LeadFields(
         name=find_name(text),
         email=find_email(text),
-        phone=find_phone(text, default_region=default_region),
-        budget=parse_budget(text),
+        phone=first_phone(phones),
+        budget=parse_budget(text, default_region=default_region, phones=phones),
     )
 
 
@@ -150,15 +167,17 @@ async def extract_candidates(
     text: str,
     llm: LLMClient | None,
     settings: Settings,
-    default_region: str = DEFAULT_REGION,
+    default_region: str | None = None,
 ) -> StepOutcome[LeadFields]:
     """Fields found in the message, by the LLM when there is one, else (or on failure) the rules.
 
-    The values are not yet validated: `resolve_fields` does that for both.
+    The values are not yet validated: `resolve_fields` does that for both. Phone
+    numbers without a country code are read in `default_region`, else the setting's.
     """
+    region = default_region or phone_region(settings)
 
     async def local() -> StepOutcome[LeadFields]:
-        found = find_fields(text, default_region=default_region)
+        found = find_fields(text, default_region=region)
         return StepOutcome(
             value=found,
             provider=LOCAL_PROVIDER,
@@ -193,13 +212,12 @@ async def extract_fields(
     explicit: dict[str, str | None] | None,
     llm: LLMClient | None,
     settings: Settings,
-    default_region: str = DEFAULT_REGION,
+    default_region: str | None = None,
 ) -> StepOutcome[LeadFields]:
     """Extract and validate; the outcome's `extra["notes"]` says what was dropped and why."""
-    outcome = await extract_candidates(
-        text=text, llm=llm, settings=settings, default_region=default_region
-    )
-    fields, notes = resolve_fields(outcome.value, explicit, default_region=default_region)
+    region = default_region or phone_region(settings)
+    outcome = await extract_candidates(text=text, llm=llm, settings=settings, default_region=region)
+    fields, notes = resolve_fields(outcome.value, explicit, default_region=region)
     outcome.value = fields
     outcome.extra["notes"] = notes
     return outcome

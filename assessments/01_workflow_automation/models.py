@@ -14,10 +14,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def new_lead_id() -> str:
+    return uuid.uuid4().hex
+
+
 class Lead(SQLModel, table=True):
     __tablename__ = "leads"
 
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    id: str = Field(default_factory=new_lead_id, primary_key=True)
     request_id: str = Field(index=True)
     message: str = Field(sa_column=Column(Text, nullable=False))
     source: str | None = None
@@ -37,6 +41,33 @@ class Lead(SQLModel, table=True):
     )
     idempotency_key: str | None = Field(default=None, unique=True)
     request_fingerprint: str | None = None
+
+
+_LEAD_COLUMNS = frozenset(Lead.__table__.columns.keys())
+
+
+def new_lead_row(**values: Any) -> dict[str, Any]:
+    """Every column of a new `leads` row, defaults included, for a Core insert.
+
+    The pipeline stores leads with Core inserts: building the `Lead` object and
+    flushing it through the ORM would cost more than classifying the lead.
+    """
+    row: dict[str, Any] = {
+        "id": new_lead_id(),
+        "source": None,
+        "name": None,
+        "email": None,
+        "phone": None,
+        "budget": None,
+        "processed_at": utc_now(),
+        "idempotency_key": None,
+        "request_fingerprint": None,
+        **values,
+    }
+    missing = _LEAD_COLUMNS - row.keys()
+    if missing:
+        raise TypeError(f"a leads row needs {sorted(missing)}")
+    return row
 
 
 class LeadAudit(SQLModel, table=True):

@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -32,9 +33,9 @@ from core.llm_client import LLMClient
 
 from .audit import AuditTrail, read_trail
 from .classifier import LEADS_DATA_DIR, Intent, classify_intent
-from .extraction import LeadFields, extract_candidates, resolve_fields
+from .extraction import FIELD_NAMES, extract_candidates, phone_region, resolve_fields
 from .importer import ParsedCsv, describe_errors
-from .models import Lead, LeadAudit
+from .models import Lead, LeadAudit, new_lead_row
 from .schemas import (
     BatchItemResult,
     BatchResult,
@@ -53,9 +54,13 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class ProcessedLead:
-    """A classified and extracted lead, not yet stored, with the trail of how it got here."""
+    """A classified and extracted lead, not yet stored, with the trail of how it got here.
 
-    lead: Lead
+    `row` is the lead's `leads` row (every column). It is a plain dict, not a `Lead`:
+    building the ORM object and flushing it cost more than classifying the lead.
+    """
+
+    row: dict[str, Any]
     trail: AuditTrail
 
 
@@ -79,10 +84,13 @@ async def process_lead(
         step.output = {"low_confidence": not confident, "route": route}
         step.confidence = prediction.confidence
 
+    region = phone_region(settings)
     with trail.step("extract", message=lead_in.message, route=route) as step:
         # Low confidence goes to the rules by design; an LLM that has just failed is not retried.
         use_llm = llm if confident and not classified.fallback else None
-        extracted = await extract_candidates(text=lead_in.message, llm=use_llm, settings=settings)
+        extracted = await extract_candidates(
+            text=lead_in.message, llm=use_llm, settings=settings, default_region=region
+        )
         step.from_outcome(extracted)
         if confident and classified.fallback:
             step.status = "fallback"
@@ -92,17 +100,14 @@ async def process_lead(
 
     explicit = lead_in.explicit_fields()
     with trail.step("validate", explicit=explicit, extracted=extracted.value.model_dump()) as step:
-        fields, dropped = resolve_fields(extracted.value, explicit)
+        fields, dropped = resolve_fields(extracted.value, explicit, default_region=region)
         step.output = {"fields": fields.model_dump(), "dropped": dropped}
 
-    lead = Lead(
+    row = new_lead_row(
         request_id=request_id,
         message=lead_in.message,
         source=lead_in.source,
-        name=fields.name,
-        email=fields.email,
-        phone=fields.phone,
-        budget=fields.budget,
+        **fields.model_dump(),
         intent=prediction.intent,
         confidence=prediction.confidence,
         low_confidence=not confident,
@@ -110,21 +115,19 @@ async def process_lead(
         provider=classified.provider,
         model=classified.model,
     )
-    return ProcessedLead(lead=lead, trail=trail)
+    return ProcessedLead(row=row, trail=trail)
 
 
 def persist_lead(session: Session, processed: ProcessedLead) -> LeadPublic:
-    """Store the lead and its audit trail in one transaction; the stored lead as answered."""
-    lead = processed.lead
+    """Store the lead and its audit trail in one transaction (one commit); the lead as answered."""
+    row = processed.row
     with processed.trail.step("persist", table="leads") as step:
-        session.add(lead)
-        session.flush()
-        step.output = {"lead_id": lead.id}
-    processed.trail.save(session, lead_id=lead.id)
-    # Read before commit: reading after it would reload the row and hold a connection.
-    public = to_public(lead)
+        # Core inserts, as for the trail: the ORM's unit of work would double the cost.
+        session.execute(insert(Lead.__table__), [row])
+        step.output = {"lead_id": row["id"]}
+    processed.trail.save(session, lead_id=row["id"])
     session.commit()
-    return public
+    return public_lead(row)
 
 
 async def create_lead(
@@ -141,8 +144,8 @@ async def create_lead(
     if idempotency_key and (stored := _replay(session, idempotency_key, fingerprint)):
         return stored, True
     processed = await process_lead(lead_in, llm=llm, settings=settings, request_id=request_id)
-    processed.lead.idempotency_key = idempotency_key
-    processed.lead.request_fingerprint = fingerprint
+    processed.row["idempotency_key"] = idempotency_key
+    processed.row["request_fingerprint"] = fingerprint
     try:
         return persist_lead(session, processed), False
     except IntegrityError:
@@ -173,14 +176,12 @@ def _replay(session: Session, key: str, fingerprint: str) -> LeadPublic | None:
 
 
 def to_public(lead: Lead) -> LeadPublic:
-    return LeadPublic.model_validate(
-        {
-            **lead.model_dump(),
-            "fields": LeadFields(
-                name=lead.name, email=lead.email, phone=lead.phone, budget=lead.budget
-            ),
-        }
-    )
+    return public_lead(lead.model_dump())
+
+
+def public_lead(row: Mapping[str, Any]) -> LeadPublic:
+    """What `POST /leads` answers for a `leads` row."""
+    return LeadPublic.model_validate({**row, "fields": {name: row[name] for name in FIELD_NAMES}})
 
 
 def to_detail(lead: Lead) -> LeadDetail:
@@ -325,9 +326,9 @@ async def _create_many(
             processed = await process_lead(
                 candidate, llm=llm, settings=settings, request_id=request_id
             )
-            keys = duplicate_keys(processed.lead)
+            keys = duplicate_keys(processed.row)
             earlier = next((created_by_key[key] for key in keys if key in created_by_key), None)
-            duplicate_of = earlier or find_stored_duplicate(session, processed.lead)
+            duplicate_of = earlier or find_stored_duplicate(session, processed.row)
             if duplicate_of is not None:
                 session.rollback()  # end the read: no connection held across the next LLM call
                 results.append(
@@ -347,22 +348,22 @@ async def _create_many(
     return results
 
 
-def duplicate_keys(lead: Lead) -> list[str]:
+def duplicate_keys(row: Mapping[str, Any]) -> list[str]:
     """A lead's identity for duplicate detection: its normalised email and E.164 phone."""
     keys = []
-    if lead.email:
-        keys.append(f"email:{lead.email}")
-    if lead.phone:
-        keys.append(f"phone:{lead.phone}")
+    if row["email"]:
+        keys.append(f"email:{row['email']}")
+    if row["phone"]:
+        keys.append(f"phone:{row['phone']}")
     return keys
 
 
-def find_stored_duplicate(session: Session, lead: Lead) -> str | None:
+def find_stored_duplicate(session: Session, row: Mapping[str, Any]) -> str | None:
     conditions = []
-    if lead.email:
-        conditions.append(col(Lead.email) == lead.email)
-    if lead.phone:
-        conditions.append(col(Lead.phone) == lead.phone)
+    if row["email"]:
+        conditions.append(col(Lead.email) == row["email"])
+    if row["phone"]:
+        conditions.append(col(Lead.phone) == row["phone"])
     if not conditions:
         return None
     return session.exec(select(Lead.id).where(or_(*conditions)).limit(1)).first()

@@ -107,3 +107,22 @@ def test_calibration_matches_scikit_learns_sigmoid_calibration(test_split) -> No
 
     assert tuple(reference.classes_) == model.intents
     assert np.abs(model.predict_proba(texts) - expected).max() < 0.01
+
+
+def test_features_and_scores_are_scikit_learns(test_split) -> None:
+    """The per-text TF-IDF and scores equal the fitted vectorisers' own `transform`."""
+    texts, _ = test_split
+    model = classifier.local_intent_model()
+    texts = [*texts, "asdf", "", "Café naïve RÉSUMÉ", "x" * 10_000, "$1,000 " * 1_400]
+    features = sp.hstack([model.words.transform(texts), model.chars.transform(texts)]).tocsr()
+
+    for vectorizer, local in zip((model.words, model.chars), model._features, strict=True):
+        expected = vectorizer.transform(texts).tocsr()
+        for index, text in enumerate(texts):
+            columns, values = local.transform(text)
+            row = expected[index]
+            assert dict(zip(columns.tolist(), values, strict=True)) == pytest.approx(
+                dict(zip(row.indices.tolist(), row.data, strict=True)), rel=1e-12, abs=1e-15
+            )
+    scores = np.array([model.scores(text) for text in texts])
+    np.testing.assert_allclose(scores, features @ model.weights.T, rtol=1e-12, atol=1e-12)
