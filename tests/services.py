@@ -127,16 +127,6 @@ def throwaway_database(
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def close_sessions(database: str) -> None:
-    """End every other session on `database`, so that it can serve as a template."""
-    with psycopg.connect(_libpq_url("postgres"), autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (database,),
-        )
-
-
 def _libpq_url(database: str) -> str:
     return f"postgresql://postgres@{HOST}:{POSTGRES_PORT}/{database}"
 

@@ -64,17 +64,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runner = ingest_jobs.create_ingest_runner(settings, state)
     await runner.start()
     state.rag_ingest_runner = runner
-    sweep = asyncio.create_task(_sweep_ingest_jobs(state, runner), name="rag-ingest-sweep")
+    stopping = asyncio.Event()
+    sweep = asyncio.create_task(
+        _sweep_ingest_jobs(state, runner, stopping), name="rag-ingest-sweep"
+    )
     try:
         yield
     finally:
-        sweep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweep
+        # Not cancelled: a pass in a worker thread would outlive the app and its engine.
+        stopping.set()
+        await sweep
         await runner.aclose()
 
 
-async def _sweep_ingest_jobs(state: Any, runner: TaskRunner) -> None:
+async def _sweep_ingest_jobs(state: Any, runner: TaskRunner, stopping: asyncio.Event) -> None:
     """Submit again the jobs nobody holds: at start (all unfinished ones when they run
     in this process), then every half lease (lost messages, dead workers)."""
     settings: Settings = state.settings
@@ -86,14 +89,15 @@ async def _sweep_ingest_jobs(state: Any, runner: TaskRunner) -> None:
             return ingest_jobs.stale_jobs(session, settings=settings)
 
     first = True
-    while True:
+    while not stopping.is_set():
         try:
             found = await run_in_threadpool(find, first)
             await run_in_threadpool(ingest_jobs.submit, runner, found)
         except Exception:
             log.exception("ingest_sweep_failed")
         first = False
-        await asyncio.sleep(settings.INGEST_JOB_LEASE_SECONDS / 2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), settings.INGEST_JOB_LEASE_SECONDS / 2)
 
 
 def ingest_runner(request: Request) -> TaskRunner:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from backend.main import create_app
 from core.config import Settings
-from tests.services import close_sessions, throwaway_database
+from tests.services import throwaway_database
 from tests.support import make_settings
 
 from .helpers import copy_sample_data
@@ -57,10 +57,7 @@ def pg_sample_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
         settings = make_settings(data_dir, LOAD_SAMPLE_DATA=True, **_on_postgres(url))
         with TestClient(create_app(settings)):
             pass
-        template = str(make_url(url).database)
-        # An idle pooled connection can outlive the app until it is garbage-collected.
-        close_sessions(template)
-        yield data_dir, template
+        yield data_dir, str(make_url(url).database)
 
 
 @pytest.fixture(params=STORES)

@@ -34,6 +34,7 @@ from .processing import CLAIMABLE
 from .tasks import PROCESS_EVENT
 
 log = structlog.get_logger(__name__)
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 def find_due_events(runtime: SaasRuntime, *, limit: int) -> list[tuple[uuid.UUID, str]]:
@@ -94,6 +95,7 @@ class _InboxLoop(ABC):
         self.runtime = runtime
         self.runner = runner
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -107,11 +109,21 @@ class _InboxLoop(ABC):
         self._task = asyncio.create_task(self._run(), name=f"saas-{type(self).__name__}")
         log.info("webhook_worker_started", mode=type(self).__name__)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Let the pass in progress finish (up to `timeout`), then stop.
+
+        Cancelling at once would abandon a scan running in a worker thread: it
+        would go on after shutdown and hand its connection back to a disposed pool.
+        """
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         await self.runner.aclose()
 
@@ -130,7 +142,7 @@ class _InboxLoop(ABC):
 
     async def _run(self) -> None:
         poll = self.runtime.saas.WEBHOOK_POLL_SECONDS
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 found = await self.run_once()
