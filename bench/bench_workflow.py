@@ -1,6 +1,7 @@
 """Lead-workflow figures for this machine, on the local provider.
 
-    .venv/bin/python bench/bench_workflow.py [--quick] [--requests N] [--log-level LEVEL]
+    .venv/bin/python bench/bench_workflow.py [--quick] [--requests N] [--clients N ...]
+        [--log-level LEVEL]
 
 Prints, in order:
 
@@ -253,10 +254,12 @@ async def closed_loop(
     return latencies, lead_ids
 
 
-async def post_latency(port: int, server_pid: int, count: int, warmup: int) -> None:
+async def post_latency(
+    port: int, server_pid: int, count: int, warmup: int, clients: int = CONCURRENCY
+) -> None:
     texts = messages(warmup + count)
     requests = [encode_post(port, LEADS_PATH, {"message": text}) for text in texts]
-    connections = [await _Connection.open(port) for _ in range(CONCURRENCY)]
+    connections = [await _Connection.open(port) for _ in range(clients)]
     try:
         await closed_loop(connections, requests[:warmup])
         server_cpu = process_cpu_seconds(server_pid)
@@ -272,7 +275,7 @@ async def post_latency(port: int, server_pid: int, count: int, warmup: int) -> N
     if len(set(lead_ids)) != count:
         raise RuntimeError(f"{count} requests stored {len(set(lead_ids))} distinct leads")
     print(
-        f"POST /leads, {CONCURRENCY} clients  p50 {percentile(latencies, 50):6.1f} ms   "
+        f"POST /leads, {clients} clients  p50 {percentile(latencies, 50):6.1f} ms   "
         f"p95 {percentile(latencies, 95):6.1f} ms   p99 {percentile(latencies, 99):6.1f} ms   "
         f"max {max(latencies):6.1f} ms   mean {statistics.fmean(latencies):6.1f} ms"
     )
@@ -303,6 +306,13 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer leads, for a smoke run")
     parser.add_argument("--requests", type=int, help="measured POST /leads (default 2000)")
     parser.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[CONCURRENCY],
+        help="concurrent clients; several values measure each in turn (default 20)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", help="the server's LOG_LEVEL (default INFO, as make demo)"
     )
     args = parser.parse_args()
@@ -314,7 +324,10 @@ async def main() -> None:
         worst_case_messages()
         server, port, _ = start_backend(Path(tmp) / "server", args.log_level)
         try:
-            await post_latency(port, server.pid, requests, warmup=max(100, requests // 10))
+            for clients in args.clients:
+                await post_latency(
+                    port, server.pid, requests, warmup=max(100, requests // 10), clients=clients
+                )
             batch_throughput(port, batches=scale, size=200)
             print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         finally:
