@@ -72,6 +72,26 @@ def show_answer(message: dict) -> None:
                 st.caption(plain(source["snippet"]))
 
 
+def show_ingest_jobs() -> None:
+    """The background ingests this session started, as the backend reports them now."""
+    job_ids = st.session_state.get("ingest_jobs", [])
+    if not job_ids:
+        return
+    with st.sidebar.expander("Background ingests", expanded=True):
+        for job_id in job_ids:
+            job = call("GET", f"/ingest-jobs/{job_id}")
+            if not job:
+                continue
+            line = f"{job['source']}: {job['status']}"
+            if job["status"] == "done":
+                line += f", {job['chunks']} chunks"
+            elif job["status"] == "failed":
+                line += f" ({job['error']})"
+            st.markdown(plain(line))
+        if st.button("Refresh"):
+            st.rerun()
+
+
 def sidebar() -> tuple[str | None, bool]:
     st.sidebar.header("Company")
     companies = call("GET", "/companies") or {"data": []}
@@ -92,6 +112,10 @@ def sidebar() -> tuple[str | None, bool]:
                 st.sidebar.success(
                     plain(f"{item['source']}: {item['status']}, {item['chunks']} chunks")
                 )
+            # Large files are ingested in the background (202): follow them below.
+            jobs = st.session_state.setdefault("ingest_jobs", [])
+            jobs.extend(job["id"] for job in result.get("jobs", []))
+    show_ingest_jobs()
 
     if company_id:
         documents = call("GET", "/documents", params={"company_id": company_id}) or {"data": []}

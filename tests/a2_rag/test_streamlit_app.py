@@ -26,11 +26,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def backend_url(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # Files from 2 kB up are ingested in the background here, to show the jobs quickly.
+    settings = sample_settings.model_copy(update={"INGEST_ASYNC_MIN_BYTES": 2_000})
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(sample_settings), host="127.0.0.1", port=port, log_level="warning"
-        )
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,3 +89,30 @@ def test_document_html_is_shown_escaped_never_rendered(backend_url: str) -> None
     assert any("swordfish" in text for text in texts)
     assert all("<script>" not in text for text in texts)
     assert any("\\<script\\>" in text for text in texts)
+
+
+def test_background_ingests_are_followed_in_the_sidebar(backend_url: str) -> None:
+    handbook = "# Initech handbook\n\n" + "Every Initech employee gets 27 days of leave.\n\n" * 60
+    response = httpx.post(
+        f"{backend_url}/api/02-rag/documents",
+        data={"company_id": "initech"},
+        files=[("files", ("handbook.md", handbook.encode()))],
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    [job] = response.json()["jobs"]
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{backend_url}/api/02-rag/ingest-jobs/{job['id']}").json()["status"] not in (
+        "done",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.1)
+
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.session_state["ingest_jobs"] = [job["id"]]
+    app.run()
+
+    assert not app.exception
+    texts = markdown_texts(app)
+    assert any(text.startswith("handbook\\.md\\: done, ") for text in texts), texts
