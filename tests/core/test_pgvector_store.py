@@ -1,6 +1,7 @@
 """Both vector stores, FAISS files and PostgreSQL + pgvector, pass the same behaviour checks.
 
-Each test runs once per backend (`store` is parametrised). The pgvector runs
+Each test runs once per backend (`store` is parametrised); what only FAISS has
+(index files, rollback of a failed save) is in test_vector_store.py. The pgvector runs
 use a throwaway PostgreSQL database for this module (`tests/services.py`):
 they skip when PostgreSQL does not answer, and fail under CI=true.
 """
@@ -26,26 +27,20 @@ from core.vector_store import VectorStore, VectorStoreBackend, create_vector_sto
 from tests.services import throwaway_database
 from tests.support import make_settings
 
+from .vector_support import (
+    DOCS,
+    MODEL,
+    PRICE_QUESTION,
+    UNRELATED_QUESTION,
+    BarrierEmbedder,
+    FakeEmbedder,
+    add_docs,
+    search,
+)
+
 pytestmark = pytest.mark.core
 
-DOCS = [
-    "Our support team is available Monday to Friday from 9am to 5pm Eastern time.",
-    "Refunds are issued within 14 days of purchase if the product is unused.",
-    "The Pro plan costs 49 dollars per month and includes priority support.",
-    "Our headquarters are located in Austin, Texas.",
-]
-PRICE_QUESTION = "How much does the Pro plan cost?"
-UNRELATED_QUESTION = "How do penguins survive the Antarctic winter?"
-MODEL = "all-MiniLM-L6-v2"
-
 StoreFactory = Callable[[EmbeddingClient], VectorStoreBackend]
-
-
-@pytest.fixture(scope="session")
-def embedder() -> LocalEmbeddingClient:
-    client = LocalEmbeddingClient(threads=2, batch_size=8)
-    client.load()
-    return client
 
 
 @pytest.fixture(scope="module")
@@ -85,47 +80,6 @@ def store(make_store: StoreFactory, embedder: LocalEmbeddingClient) -> VectorSto
     return make_store(embedder)
 
 
-async def _add_docs(store: VectorStoreBackend, company_id: str = "acme") -> list[int]:
-    return await store.add_documents(
-        documents=DOCS,
-        company_id=company_id,
-        metadata=[
-            {"document_id": "handbook", "source": "handbook.md", "chunk_index": i, "page": i + 1}
-            for i in range(len(DOCS))
-        ],
-    )
-
-
-async def _search(store: VectorStoreBackend, query: str, company_id: str = "acme", **kwargs):
-    embedding = await store.embedder.embed_query(query)
-    return store.similarity_search(embedding, company_id=company_id, **kwargs)
-
-
-class FakeEmbedder:
-    """Another model of the same dimension, or one whose calls fail."""
-
-    provider = "local"
-    dimension = 384
-    max_input_tokens = 256
-
-    def __init__(self, model: str = "another-model", *, fail: bool = False) -> None:
-        self.model = model
-        self.fail = fail
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    async def embed_documents(self, texts: Sequence[str], *, on_progress=None) -> np.ndarray:
-        if self.fail:
-            raise RuntimeError("embedding failed")
-        rng = np.random.default_rng(len(texts))
-        vectors = rng.normal(size=(len(texts), self.dimension)).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    async def embed_query(self, text: str) -> np.ndarray:
-        return (await self.embed_documents([text]))[0]
-
-
 class LookupEmbedder:
     """The local model's name and size, with vectors looked up by text (made beforehand)."""
 
@@ -152,9 +106,9 @@ class LookupEmbedder:
 
 @pytest.mark.anyio
 async def test_search_returns_the_best_chunk_first_with_its_metadata(store):
-    ids = await _add_docs(store)
+    ids = await add_docs(store)
 
-    results = await _search(store, PRICE_QUESTION)
+    results = await search(store, PRICE_QUESTION)
 
     best = results[0]
     assert best.chunk_id == ids[2]
@@ -169,24 +123,24 @@ async def test_search_returns_the_best_chunk_first_with_its_metadata(store):
 
 @pytest.mark.anyio
 async def test_only_chunks_at_or_above_the_threshold_are_returned(store):
-    await _add_docs(store)
+    await add_docs(store)
 
-    assert await _search(store, UNRELATED_QUESTION) == []
-    precise = await _search(store, PRICE_QUESTION, threshold=0.45)
+    assert await search(store, UNRELATED_QUESTION) == []
+    precise = await search(store, PRICE_QUESTION, threshold=0.45)
     assert [r.text for r in precise] == [DOCS[2]]
-    everything = await _search(store, UNRELATED_QUESTION, k=10, threshold=-1.0)
+    everything = await search(store, UNRELATED_QUESTION, k=10, threshold=-1.0)
     assert len(everything) == len(DOCS)
 
 
 @pytest.mark.anyio
 async def test_k_caps_the_number_of_results(store):
-    await _add_docs(store)
+    await add_docs(store)
 
-    results = await _search(store, PRICE_QUESTION, k=2, threshold=-1.0)
+    results = await search(store, PRICE_QUESTION, k=2, threshold=-1.0)
 
     assert len(results) == 2
     assert results[0].text == DOCS[2]
-    assert await _search(store, PRICE_QUESTION, k=0, threshold=-1.0) == []
+    assert await search(store, PRICE_QUESTION, k=0, threshold=-1.0) == []
 
 
 @pytest.mark.anyio
@@ -195,7 +149,7 @@ async def test_shared_metadata_applies_to_every_chunk(store):
         documents=DOCS[:2], company_id="acme", metadata={"source": "faq.txt", "lang": "en"}
     )
 
-    results = await _search(store, DOCS[0], k=10, threshold=-1.0)
+    results = await search(store, DOCS[0], k=10, threshold=-1.0)
 
     assert sorted((r.source, r.chunk_index, r.metadata) for r in results) == [
         ("faq.txt", 0, {"lang": "en"}),
@@ -205,7 +159,7 @@ async def test_shared_metadata_applies_to_every_chunk(store):
 
 @pytest.mark.anyio
 async def test_delete_document_removes_its_chunks(store):
-    await _add_docs(store)
+    await add_docs(store)
     await store.add_documents(
         documents=["Shipping to Canada takes five business days."],
         company_id="acme",
@@ -216,7 +170,7 @@ async def test_delete_document_removes_its_chunks(store):
 
     assert removed == len(DOCS)
     assert store.count("acme") == 1
-    everything = await _search(store, PRICE_QUESTION, k=10, threshold=-1.0)
+    everything = await search(store, PRICE_QUESTION, k=10, threshold=-1.0)
     assert [r.document_id for r in everything] == ["shipping"]
     assert store.delete_document("handbook", company_id="acme") == 0
     assert store.delete_document("handbook", company_id="nobody") == 0
@@ -224,7 +178,7 @@ async def test_delete_document_removes_its_chunks(store):
 
 @pytest.mark.anyio
 async def test_replace_document_leaves_only_the_new_chunks(store):
-    old_ids = await _add_docs(store)
+    old_ids = await add_docs(store)
 
     new_ids = await store.replace_document(
         document_id="handbook",
@@ -235,7 +189,7 @@ async def test_replace_document_leaves_only_the_new_chunks(store):
 
     assert store.count("acme") == 2
     assert not set(old_ids) & set(new_ids)
-    everything = await _search(store, PRICE_QUESTION, k=10, threshold=-1.0)
+    everything = await search(store, PRICE_QUESTION, k=10, threshold=-1.0)
     assert sorted(r.chunk_id for r in everything) == sorted(new_ids)
     assert everything[0].text == "The Pro plan now costs 59 dollars per month."
     assert {r.document_id for r in everything} == {"handbook"}
@@ -243,7 +197,7 @@ async def test_replace_document_leaves_only_the_new_chunks(store):
 
 @pytest.mark.anyio
 async def test_replace_document_changes_nothing_when_embedding_fails(store, make_store):
-    old_ids = await _add_docs(store)
+    old_ids = await add_docs(store)
     failing = make_store(FakeEmbedder(MODEL, fail=True))
 
     with pytest.raises(RuntimeError):
@@ -252,16 +206,16 @@ async def test_replace_document_changes_nothing_when_embedding_fails(store, make
         )
 
     assert store.count("acme") == len(DOCS)
-    results = await _search(store, PRICE_QUESTION, k=10, threshold=-1.0)
+    results = await search(store, PRICE_QUESTION, k=10, threshold=-1.0)
     assert sorted(r.chunk_id for r in results) == sorted(old_ids)
 
 
 @pytest.mark.anyio
 async def test_a_new_store_over_the_same_storage_finds_the_chunks(store, make_store, embedder):
-    ids = await _add_docs(store)
+    ids = await add_docs(store)
 
     reopened = make_store(embedder)
-    results = await _search(reopened, PRICE_QUESTION)
+    results = await search(reopened, PRICE_QUESTION)
 
     assert reopened.has_index("acme")
     assert results[0].chunk_id == ids[2]
@@ -269,7 +223,7 @@ async def test_a_new_store_over_the_same_storage_finds_the_chunks(store, make_st
 
 @pytest.mark.anyio
 async def test_an_index_built_by_another_model_is_refused(store, make_store):
-    await _add_docs(store)
+    await add_docs(store)
     other = make_store(FakeEmbedder("another-model"))
 
     with pytest.raises(AppException) as caught:
@@ -293,13 +247,13 @@ async def test_an_index_built_by_another_model_is_refused(store, make_store):
 
 @pytest.mark.anyio
 async def test_a_company_never_sees_another_companys_chunks(store):
-    await _add_docs(store, "company-a")
+    await add_docs(store, "company-a")
     await store.add_documents(documents=["Company B sells garden tools."], company_id="company-b")
 
-    results = await _search(store, DOCS[2], company_id="company-b", k=10, threshold=-1.0)
+    results = await search(store, DOCS[2], company_id="company-b", k=10, threshold=-1.0)
 
     assert [r.text for r in results] == ["Company B sells garden tools."]
-    assert await _search(store, DOCS[2], company_id="company-c") == []
+    assert await search(store, DOCS[2], company_id="company-c") == []
     assert store.count("company-a") == len(DOCS)
     assert store.count("company-b") == 1
     assert not store.has_index("company-c")
@@ -307,7 +261,7 @@ async def test_a_company_never_sees_another_companys_chunks(store):
 
 @pytest.mark.anyio
 async def test_keyword_corpus_and_stored_scores_are_the_companys_own(store):
-    ids = await _add_docs(store, "company-a")
+    ids = await add_docs(store, "company-a")
     [other] = await store.add_documents(
         documents=["Company B sells tools."], company_id="company-b"
     )
@@ -348,27 +302,6 @@ async def test_metadata_count_must_match_the_documents(store):
         await store.add_documents(documents=DOCS, company_id="acme", metadata=[{}])
     assert await store.add_documents(documents=[], company_id="acme") == []
     assert not store.has_index("acme")
-
-
-class BarrierEmbedder:
-    """The real embedder, but every call waits until all workers have their vectors."""
-
-    def __init__(self, inner: LocalEmbeddingClient, barrier: threading.Barrier) -> None:
-        self.inner = inner
-        self.barrier = barrier
-        self.provider, self.model = inner.provider, inner.model
-        self.dimension, self.max_input_tokens = inner.dimension, inner.max_input_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    async def embed_documents(self, texts: Sequence[str], *, on_progress=None) -> np.ndarray:
-        vectors = await self.inner.embed_documents(texts)
-        await anyio.to_thread.run_sync(self.barrier.wait)
-        return vectors
-
-    async def embed_query(self, text: str) -> np.ndarray:
-        return await self.inner.embed_query(text)
 
 
 def test_concurrent_adds_to_a_new_company_keep_every_chunk(make_store, embedder):
@@ -559,7 +492,7 @@ async def test_scores_are_the_same_cosine_similarities_on_both_backends(
     query = await embedder.embed_query(PRICE_QUESTION)
     try:
         for current in (faiss_store, pg_store):
-            await _add_docs(current)
+            await add_docs(current)
         on_faiss = faiss_store.similarity_search(query, company_id="acme", k=4, threshold=-1.0)
         on_pg = pg_store.similarity_search(query, company_id="acme", k=4, threshold=-1.0)
     finally:
