@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from backend.main import create_app
 from core.dependencies import get_llm
 from core.llm_client import LLMClient
-from tests.support import make_settings
+from tests.support import chat_completion, make_settings
 
 LEADS = "/api/01-workflow/leads"
 SERVED_MODEL = "gpt-4o-mini-2024-07-18"
@@ -27,23 +27,7 @@ MESSAGE = "Hi, I'm Dana Kim. We'd like a demo for 220 employees; budget is $50k.
 
 
 def completion(content: str) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": SERVED_MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 120, "completion_tokens": 20, "total_tokens": 140},
-        },
-    )
+    return chat_completion(content, model=SERVED_MODEL)
 
 
 def server_error() -> httpx.Response:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from core.config import Settings
 from core.llm_client import LLMClient
-from tests.support import make_settings
+from tests.support import chat_completion, make_settings
 
 from .helpers import API, REFUSAL, ask, sse_events
 
@@ -25,23 +25,7 @@ PRICE_QUESTION = "What does the Starter plan cost per month?"
 
 
 def completion(content: str) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940},
-        },
-    )
+    return chat_completion(content, model=MODEL)
 
 
 def streamed(*deltas: str) -> httpx.Response:

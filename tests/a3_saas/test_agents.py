@@ -12,7 +12,7 @@ import pytest
 
 from core.llm_client import LLMClient
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
-from tests.support import make_settings
+from tests.support import chat_completion, make_settings
 
 STRONG_LEAD = {
     "name": "Priya Natarajan",
@@ -161,26 +161,8 @@ def test_the_platform_admin_runs_no_agents(sqlite_api: Api) -> None:
 def _completion(
     content: str, *, model: str, prompt_tokens: int = 300, completion_tokens: int = 60
 ) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        },
+    return chat_completion(
+        content, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
     )
 
 

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from core.config import Settings
 from core.exceptions import LLMException
 from core.llm_client import LLMClient, create_llm_client, estimate_cost
+from tests.support import chat_completion
 
 pytestmark = [pytest.mark.core, pytest.mark.anyio]
 
@@ -97,26 +98,8 @@ def chat_reply(
     prompt_tokens: int = 1000,
     completion_tokens: int = 200,
 ) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        },
+    return chat_completion(
+        content, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
     )
 
 
