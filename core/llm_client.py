@@ -200,22 +200,10 @@ class LLMClient:
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        api_key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
         self.model = settings.OPENAI_CHAT_MODEL
-        self._openai = AsyncOpenAI(
-            # Local OpenAI-compatible servers take any key, but the SDK insists on one.
-            api_key=api_key or "not-needed",
-            base_url=settings.OPENAI_BASE_URL,
-            timeout=settings.LLM_TIMEOUT_SECONDS,
-            max_retries=0,
-            http_client=http_client,
-        )
+        self._openai = openai_sdk(settings, http_client=http_client)
         self._owns_http_client = http_client is None
-        self._max_attempts = max(1, settings.LLM_MAX_ATTEMPTS)
-        self._wait_max = settings.LLM_RETRY_WAIT_MAX_SECONDS
-        self._backoff = wait_random_exponential(
-            multiplier=settings.LLM_RETRY_WAIT_INITIAL_SECONDS, max=self._wait_max
-        )
+        self._retry = RetryPolicy(settings)
         self._structured_output: StructuredOutput = settings.LLM_STRUCTURED_OUTPUT
         self._circuit = CircuitBreaker(
             failure_threshold=settings.LLM_CIRCUIT_FAILURE_THRESHOLD,
@@ -413,14 +401,8 @@ class LLMClient:
     ) -> R:
         """`send()` with retries on transient errors; every attempt is counted on `record`."""
         attempts = 0
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(is_transient_error),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
+            async for attempt in self._retry.retrying():
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     result = await send()
@@ -432,13 +414,6 @@ class LLMClient:
         finally:
             record.attempts += attempts
         return result
-
-    def _wait(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = retry_after_seconds(exc)
-        if retry_after is not None:
-            return min(retry_after, self._wait_max)
-        return self._backoff(retry_state)
 
     @asynccontextmanager
     async def _guarded(self, operation: str, model: str) -> AsyncIterator[_CallRecord]:
@@ -560,6 +535,47 @@ def _note_stream_chunk(record: _CallRecord, chunk: ChatCompletionChunk, model: s
     if chunk.usage is not None:
         served_by = chunk.model or model
         record.add(model=served_by, usage=_usage(served_by, chunk.usage))
+
+
+def openai_sdk(settings: Settings, *, http_client: httpx.AsyncClient | None) -> AsyncOpenAI:
+    """The SDK client of both OpenAI clients (chat, embeddings): no retries of its own."""
+    api_key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
+    return AsyncOpenAI(
+        # Local OpenAI-compatible servers take any key, but the SDK insists on one.
+        api_key=api_key or "not-needed",
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=settings.LLM_TIMEOUT_SECONDS,
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+class RetryPolicy:
+    """The provider retry rule of both OpenAI clients: transient errors only (see
+    `is_transient_error`), `LLM_MAX_ATTEMPTS` in all, waiting as long as Retry-After
+    asks (capped at `LLM_RETRY_WAIT_MAX_SECONDS`), else a jittered exponential backoff."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_attempts = max(1, settings.LLM_MAX_ATTEMPTS)
+        self.wait_max = settings.LLM_RETRY_WAIT_MAX_SECONDS
+        self._backoff = wait_random_exponential(
+            multiplier=settings.LLM_RETRY_WAIT_INITIAL_SECONDS, max=self.wait_max
+        )
+
+    def retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self.wait,
+            retry=retry_if_exception(is_transient_error),
+            reraise=True,
+        )
+
+    def wait(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = retry_after_seconds(exc)
+        if retry_after is not None:
+            return min(retry_after, self.wait_max)
+        return self._backoff(retry_state)
 
 
 def is_transient_error(exc: BaseException) -> bool:
