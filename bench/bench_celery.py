@@ -32,10 +32,11 @@ from pathlib import Path
 import psycopg
 from fastapi.testclient import TestClient
 from kombu import Connection
+from saas_support import create_contacts, create_tenant
 from sqlmodel import select
 
 from backend.main import create_app
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, Settings
+from core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "/api/03-saas"
@@ -98,39 +99,6 @@ def workers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[None]:
             process.wait()
 
 
-def setup_tenant(client: TestClient) -> tuple[str, str, dict[str, str], list[str]]:
-    """An enterprise tenant with 20 CRM contacts: id, webhook secret, admin headers, contacts."""
-    admin = {"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
-    platform = client.post(f"{API}/auth/token", json=admin).json()["access_token"]
-    suffix = uuid.uuid4().hex[:8]
-    tenant = client.post(
-        f"{API}/tenants",
-        headers={"Authorization": f"Bearer {platform}"},
-        json={
-            "name": f"Bench {suffix}",
-            "subscription_tier": "enterprise",
-            "admin_email": f"bench-{suffix}@bench.example",
-            "admin_password": "bench-password-1",
-        },
-    ).json()
-    login = {"email": f"bench-{suffix}@bench.example", "password": "bench-password-1"}
-    token = client.post(f"{API}/auth/token", json=login).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    contacts = [
-        client.post(
-            f"{API}/crm/contacts",
-            headers=headers,
-            json={
-                "name": f"Contact {i}",
-                "email": f"c{i}@bench.example",
-                "message": "Director here; we need this ASAP with a 50k budget.",
-            },
-        ).json()["id"]
-        for i in range(20)
-    ]
-    return tenant["id"], tenant["webhook_secret"], headers, contacts
-
-
 def finish_times(client: TestClient, tenant_id: str) -> list[float]:
     runtime = client.app.state.saas
     with runtime.tenant_db(uuid.UUID(tenant_id)) as db:
@@ -163,7 +131,9 @@ def run(database_url: str, worker_count: int, events: int, data_dir: Path) -> No
             RATE_LIMITS=dict.fromkeys(("starter", "pro", "enterprise"), "1000000/minute"),
         )
         with TestClient(app) as client:
-            tenant_id, secret, _, contacts = setup_tenant(client)
+            tenant = create_tenant(client)
+            tenant_id, secret = tenant.id, tenant.webhook_secret
+            contacts = create_contacts(client, tenant)
             started = time.perf_counter()
             for n in range(events):
                 body = json.dumps(

@@ -31,13 +31,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from saas_support import API, create_contacts, create_tenant
 from standardwebhooks import Webhook
 
 ROOT = Path(__file__).resolve().parents[1]
-API = "/api/03-saas"
 CONCURRENCY = 20
 PG_ADMIN_DSN = os.environ.get("SAAS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-ADMIN = {"email": "admin@example.com", "password": "change-me-admin"}
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -107,26 +106,6 @@ def scratch_postgres() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup_tenant(client: httpx.Client) -> tuple[dict[str, str], str, str]:
-    """A new enterprise tenant: its admin's headers, its id and its webhook secret."""
-    token = client.post(f"{API}/auth/token", json=ADMIN).json()["access_token"]
-    suffix = uuid.uuid4().hex[:8]
-    tenant = client.post(
-        f"{API}/tenants",
-        headers={"Authorization": f"Bearer {token}"},
-        json={
-            "name": f"Bench {suffix}",
-            "subscription_tier": "enterprise",
-            "admin_email": f"bench-{suffix}@bench.example",
-            "admin_password": "bench-password-1",
-        },
-    ).json()
-    login = {"email": f"bench-{suffix}@bench.example", "password": "bench-password-1"}
-    access = client.post(f"{API}/auth/token", json=login).json()["access_token"]
-    headers = {"Authorization": f"Bearer {access}"}
-    return headers, tenant["id"], tenant["webhook_secret"]
-
-
 def signed(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(
         {"type": "contact.updated", "tenant_id": tenant_id, "data": {"id": contact_id}}
@@ -144,20 +123,11 @@ def signed(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[st
 
 async def webhooks(url: str, count: int) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
-        headers, tenant_id, secret = setup_tenant(client)
-        contacts = [
-            client.post(
-                f"{API}/crm/contacts",
-                headers=headers,
-                json={
-                    "name": f"Contact {i}",
-                    "email": f"c{i}@bench.example",
-                    "message": "Director here; we need this ASAP with a 50k budget.",
-                },
-            ).json()["id"]
-            for i in range(20)
-        ]
-    deliveries = [signed(secret, tenant_id, contacts[i % len(contacts)]) for i in range(count)]
+        tenant = create_tenant(client)
+        contacts = create_contacts(client, tenant)
+    deliveries = [
+        signed(tenant.webhook_secret, tenant.id, contacts[i % len(contacts)]) for i in range(count)
+    ]
     queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
     for delivery in deliveries:
         queue.put_nowait(delivery)
@@ -179,7 +149,9 @@ async def webhooks(url: str, count: int) -> None:
         while True:
             done = (
                 await client.get(
-                    f"{API}/webhooks/events", headers=headers, params={"status": "done", "limit": 1}
+                    f"{API}/webhooks/events",
+                    headers=tenant.headers,
+                    params={"status": "done", "limit": 1},
                 )
             ).json()["count"]
             if done >= count or time.monotonic() > deadline:
@@ -192,7 +164,7 @@ async def webhooks(url: str, count: int) -> None:
 
 async def list_latency(url: str, count: int) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
-        headers, _, _ = setup_tenant(client)
+        headers = create_tenant(client).headers
         for i in range(100):
             client.post(f"{API}/leads", headers=headers, json={"name": f"Lead {i}"})
     latencies: list[float] = []
