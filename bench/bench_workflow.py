@@ -136,8 +136,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_backend(data_dir: Path, log_level: str) -> tuple[subprocess.Popen, int, Path]:
-    """`uvicorn backend.main:app` as `make demo` starts it, on a free port; its log to a file."""
+def start_backend(
+    data_dir: Path, log_level: str, *, workers: int = 1, database_url: str | None = None
+) -> tuple[subprocess.Popen, int, Path]:
+    """`uvicorn backend.main:app` as `make demo` starts it, on a free port; its log to a file.
+
+    With `database_url` (PostgreSQL) the backend runs the production profile's storage
+    (`DATABASE_URL`, `VECTOR_STORE=pgvector`), which allows several `workers`.
+    """
     port = _free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
@@ -152,10 +158,12 @@ def start_backend(data_dir: Path, log_level: str) -> tuple[subprocess.Popen, int
     }
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    if database_url:
+        env.update(DATABASE_URL=database_url, VECTOR_STORE="pgvector")
     with log_path.open("wb") as log_file:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)]
-            + ["--host", "127.0.0.1"],
+            + ["--host", "127.0.0.1", "--workers", str(workers)],
             cwd=ROOT,
             env=env,
             stdout=log_file,
@@ -176,13 +184,16 @@ def start_backend(data_dir: Path, log_level: str) -> tuple[subprocess.Popen, int
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux `/proc`), or None elsewhere."""
+    """User + system CPU time so far of a process and its live children (uvicorn's workers),
+    from Linux `/proc`, or None elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
     # Fields 14 and 15 of stat(5), utime and stime, counted from the state field (3).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 # --- the load generator ------------------------------------------------------------------------
@@ -315,14 +326,30 @@ async def main() -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="the server's LOG_LEVEL (default INFO, as make demo)"
     )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL for the server (production profile: DATABASE_URL, VECTOR_STORE=pgvector)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (needs --database-url)"
+    )
     args = parser.parse_args()
+    if args.workers > 1 and not args.database_url:
+        parser.error("--workers > 1 needs --database-url: the embedded FAISS store is per process")
     scale = 1 if args.quick else 5
     requests = args.requests or (400 if args.quick else 2000)
     print(describe_machine())
+    storage = "PostgreSQL + pgvector" if args.database_url else "SQLite + FAISS"
+    print(f"server: {args.workers} uvicorn worker(s), {storage}")
     with tempfile.TemporaryDirectory() as tmp:
         await in_process(200 * scale, Path(tmp) / "in-process")
         worst_case_messages()
-        server, port, _ = start_backend(Path(tmp) / "server", args.log_level)
+        server, port, _ = start_backend(
+            Path(tmp) / "server",
+            args.log_level,
+            workers=args.workers,
+            database_url=args.database_url,
+        )
         try:
             for clients in args.clients:
                 await post_latency(
