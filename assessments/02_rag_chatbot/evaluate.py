@@ -93,6 +93,7 @@ class EvalReport:
     mode: RetrievalMode
     provider: str
     label: str = ""  # which question set, in the table's title
+    store: str = "faiss"  # VECTOR_STORE
 
     @property
     def answerable(self) -> list[ItemResult]:
@@ -142,7 +143,7 @@ class EvalReport:
         lines = [
             f"{title}: {len(self.results)} questions ({len(self.answerable)} answerable, "
             f"{len(self.unanswerable)} unanswerable); answers by {self.provider}, "
-            f"{self.mode} retrieval",
+            f"{self.mode} retrieval, {self.store} store",
             f"{'metric':<24}{'value':>7}  target",
             *(f"{name:<24}{value:>7.3f}  {target}" for name, value, target in rows),
             "best cosine similarity per question (threshold separates these):",
@@ -229,7 +230,9 @@ async def evaluate(
                     citations_correct=citations_correct(response.answer, texts),
                 )
             )
-    return EvalReport(results=results, mode=mode, provider=provider, label=label)
+    return EvalReport(
+        results=results, mode=mode, provider=provider, label=label, store=settings.VECTOR_STORE
+    )
 
 
 async def run(
