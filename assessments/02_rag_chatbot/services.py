@@ -122,12 +122,6 @@ async def upload_documents(
     for name in queued_names:
         ingest.check_supported(name)
     ingest.ensure_company(session, company_id, name=company_name)
-    jobs = [
-        ingest_jobs.queue_upload(
-            session, settings=settings, company_id=company_id, filename=name, data=data
-        )
-        for name, data in large
-    ]
     results = await ingest.ingest_documents(
         prepared,
         company_id=company_id,
@@ -135,6 +129,13 @@ async def upload_documents(
         vector_store=vector_store,
         upload_dir=settings.upload_dir,
     )
+    # Queued last: a request that fails above leaves no job behind to run later.
+    jobs = [
+        ingest_jobs.queue_upload(
+            session, settings=settings, company_id=company_id, filename=name, data=data
+        )
+        for name, data in large
+    ]
     data = [
         DocumentUploaded(
             id=r.document.id, source=r.document.source, chunks=r.document.chunks, status=r.status

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from backend.main import create_app
 from core.config import Settings
@@ -112,6 +112,24 @@ def test_a_large_file_that_cannot_be_read_fails_its_job_with_the_upload_error_co
     # The type is checked before anything is queued.
     assert unsupported.status_code == 415
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_request_that_fails_queues_nothing(store_settings: Settings) -> None:
+    settings = _large(store_settings)
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            f"{API}/documents",
+            data={"company_id": "initech"},
+            files=[
+                ("files", ("handbook.md", HANDBOOK.encode())),
+                ("files", ("broken.pdf", b"%PDF-1.4 not really")),
+            ],
+        )
+        with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            jobs = session.exec(select(models.IngestJob)).all()
+
+    assert response.status_code == 422
+    assert jobs == []
 
 
 def _queued_job(settings: Settings, engine: Any) -> str:
