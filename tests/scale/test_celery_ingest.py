@@ -4,6 +4,8 @@ The API runs in this process and the workers in their own; they share the
 PostgreSQL database (documents, jobs, chunks) and the upload folder. A worker
 killed in the middle of a job loses nothing: its lease runs out and the
 redelivered message (or the API's sweep) has the job done by the next worker.
+An upload made while the broker is away is stored, answered 202, and ingested
+once the broker is back (the sweep submits it again).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from fastapi.testclient import TestClient
 from backend.main import create_app
 from core.config import Settings
 from tests.a2_rag.helpers import API, ask, documents
-from tests.scale.support import broker_queue, celery_worker, process_env, wait_for
-from tests.services import rabbitmq_url, throwaway_database
+from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env, wait_for
+from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
 
 LEASE_SECONDS = 3
@@ -147,3 +149,39 @@ def test_a_worker_killed_mid_job_loses_nothing_the_next_worker_finishes_it(
     assert "ingest_job_done" in second.output()
     assert (done["status"], done["attempts"]) == ("done", 2)
     assert "27 days" in answer["answer"]
+
+
+def test_an_upload_while_the_broker_is_away_is_ingested_when_it_returns(
+    settings: Settings, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    proxy = TcpProxy((HOST, RABBITMQ_PORT))
+    proxy.start()
+    # The API reaches the broker through the proxy; the worker directly.
+    api_settings = settings.model_copy(
+        update={"CELERY_BROKER_URL": f"amqp://guest:guest@{proxy.address}//"}
+    )
+    try:
+        with (
+            TestClient(create_app(api_settings)) as client,
+            celery_worker(worker_env, tmp_path / "worker.log"),
+        ):
+            proxy.stop()
+            job = _upload(client, "initech", "handbook.md", _handbook(30))
+            time.sleep(1)
+            assert _job(client, job["id"])["status"] == "queued"
+
+            proxy.start()
+            done = wait_for(
+                lambda: (
+                    _job(client, job["id"])["status"] in ("done", "failed")
+                    and _job(client, job["id"])
+                ),
+                timeout=60,
+                what="the stored job to be ingested after the broker returned",
+            )
+            listed = documents(client, "initech")
+    finally:
+        proxy.stop()
+
+    assert (done["status"], done["attempts"]) == ("done", 1)
+    assert [d["id"] for d in listed] == [done["document_id"]]
