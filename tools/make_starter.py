@@ -127,6 +127,7 @@ ASSESSMENTS = (
             Skeleton(f"{A2}/ingest.py", noop={"load_sample_companies": "None"}),
             Skeleton(f"{A2}/retrieval.py", drop=("KeywordIndex", "reciprocal_rank_fusion")),
             Skeleton(f"{A2}/answering.py"),
+            Skeleton(f"{A2}/answerability.py", build=("*", "TermStats.*")),
             Skeleton(f"{A2}/rewriting.py"),
             Skeleton(f"{A2}/passages.py"),
         ),

@@ -1,4 +1,4 @@
-"""Answerability: after retrieval, before answering — do the retrieved chunks answer the question?
+"""Answerability, between retrieval and answering: do the retrieved chunks answer the question?
 
 The 0.45 cosine threshold (`retrieval.py`) is the first gate and stays: it
 tells whether the company's documents are about the question's *topic*. An
