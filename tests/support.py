@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from pathlib import Path
 
 import httpx
@@ -59,3 +61,13 @@ def chat_completion(
             },
         },
     )
+
+
+def fake_openai_key() -> str:
+    """A key of OpenAI's shape, made up at run time: no key-shaped literal lives in the repo."""
+    return "sk-proj-" + secrets.token_urlsafe(24)
+
+
+def fake_webhook_secret() -> str:
+    """A Standard Webhooks secret (`whsec_` + base64), made up at run time."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

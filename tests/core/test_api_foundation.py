@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from backend.main import create_app
 from core.exceptions import AuthorizationException, LLMException
-from tests.support import make_settings
+from tests.support import fake_openai_key, make_settings
 
 
 class Echo(BaseModel):
@@ -179,15 +179,16 @@ def test_access_log_masks_personal_data(tmp_path) -> None:
     stream = io.StringIO()
     app = create_app(make_settings(tmp_path))
     configure_logging("INFO", "json", "test", stream=stream)
+    key = fake_openai_key()
     with TestClient(app) as client:
         client.get("/health?email=jane.doe@example.com&phone=%2B14155550134")
-        client.get("/health", headers={"Authorization": "Bearer sk-abcdefghijklmnop"})
+        client.get("/health", headers={"Authorization": f"Bearer {key}"})
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("event") == "request"]
     assert access and all("request_id" in line and "latency_ms" in line for line in access)
     assert "jane.doe@example.com" not in stream.getvalue()
-    assert "sk-abcdefghijklmnop" not in stream.getvalue()
+    assert key not in stream.getvalue()
 
 
 def test_unreachable_database_stops_start_naming_the_setting(tmp_path) -> None:

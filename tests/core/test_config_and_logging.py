@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from core.config import Settings
 from core.logger import configure_logging, mask_text
+from tests.support import fake_openai_key, fake_webhook_secret
 
 
 def _settings(**values: object) -> Settings:
@@ -66,14 +67,18 @@ def test_dev_jwt_secret_is_random_per_install_and_stable(tmp_path) -> None:
     assert first != other and len(first) >= 32
 
 
+OPENAI_KEY = fake_openai_key()
+WEBHOOK_SECRET = fake_webhook_secret()
+
+
 @pytest.mark.parametrize(
     ("raw", "leak"),
     [
         ("contact jane.doe@example.com", "jane.doe@example.com"),
         ("call +1 (415) 555-0134", "555-0134"),
-        ("key sk-proj-abcdefgh12345678", "sk-proj-abcdefgh12345678"),
+        (f"key {OPENAI_KEY}", OPENAI_KEY),
         ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
-        ("secret whsec_ZmFrZS10ZXN0LXNlY3JldA==", "ZmFrZS10ZXN0LXNlY3JldA=="),
+        (f"secret {WEBHOOK_SECRET}", WEBHOOK_SECRET.removeprefix("whsec_")),
     ],
 )
 def test_mask_text_removes_personal_data_and_secrets(raw: str, leak: str) -> None:
