@@ -47,6 +47,14 @@ def documents(client: TestClient, company_id: str) -> list[dict]:
     return response.json()["data"]
 
 
+def stream_chat(client: TestClient, **body: object) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    """`POST /chat/stream` with a JSON body: the response headers and its (event, data) pairs."""
+    with client.stream("POST", f"{API}/chat/stream", json=body) as response:
+        assert response.status_code == 200, response.read()
+        text = "".join(response.iter_text())
+        return dict(response.headers), sse_events(text)
+
+
 def sse_events(body: str) -> list[tuple[str, Any]]:
     """(event, data) pairs of a Server-Sent Events body; comment lines are skipped."""
     events = []

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from core.embedding_client import LocalEmbeddingClient
 from core.vector_store import SearchResult
 
-from .helpers import API, REFUSAL, ask, sse_events
+from .helpers import API, REFUSAL, ask, stream_chat
 from .test_llm_path import FakeOpenAI, use_llm
 
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
@@ -167,10 +167,7 @@ def test_the_same_company_question_with_its_fact_stated_is_answered(
 
 
 def test_stream_refuses_the_same_way(sample_client: TestClient) -> None:
-    with sample_client.stream(
-        "POST", f"{API}/chat/stream", json={"query": PARENTAL_LEAVE}
-    ) as response:
-        events = sse_events("".join(response.iter_text()))
+    _, events = stream_chat(sample_client, query=PARENTAL_LEAVE)
 
     done = events[-1][1]
     assert events[-1][0] == "done"
@@ -230,10 +227,7 @@ def test_streamed_llm_refusal_in_its_own_words_is_reset_to_the_exact_refusal(
 ) -> None:
     use_llm(llm_client, FakeOpenAI("The documents do not mention parental leave."), tmp_path)
 
-    with llm_client.stream(
-        "POST", f"{API}/chat/stream", json={"query": PARENTAL_LEAVE}
-    ) as response:
-        events = sse_events("".join(response.iter_text()))
+    _, events = stream_chat(llm_client, query=PARENTAL_LEAVE)
 
     kinds = [kind for kind, _ in events]
     assert "reset" in kinds and kinds[-1] == "done"

@@ -54,16 +54,12 @@ def test_a_large_upload_is_queued_then_ingested_and_answers_questions(
 ) -> None:
     settings = _large(store_settings)
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            f"{API}/documents",
-            data={"company_id": "initech"},
-            files=[
-                ("files", ("handbook.md", HANDBOOK.encode())),
-                ("files", ("hours.txt", b"The Initech office opens at 8am.")),
-            ],
+        body = upload(
+            client,
+            "initech",
+            {"handbook.md": HANDBOOK, "hours.txt": "The Initech office opens at 8am."},
+            expect=202,
         )
-        assert response.status_code == 202, response.text
-        body = response.json()
         # The small file is stored in the request, the large one queued.
         assert [d["source"] for d in body["data"]] == ["hours.txt"]
         [queued] = body["jobs"]
@@ -91,44 +87,31 @@ def test_a_large_file_that_cannot_be_read_fails_its_job_with_the_upload_error_co
 ) -> None:
     settings = _large(store_settings)
     with TestClient(create_app(settings)) as client:
-        small = client.post(
-            f"{API}/documents",
-            data={"company_id": "initech"},
-            files=[("files", ("broken.pdf", b"%PDF-1.4 not really"))],
-        )
+        small = upload(client, "initech", {"broken.pdf": b"%PDF-1.4 not really"}, expect=422)
         body = upload(client, "initech", {"big.pdf": b"%PDF-1.4 " + b"x" * ASYNC_FROM}, expect=202)
         job = _wait_for_job(client, body["jobs"][0]["id"])
-        unsupported = client.post(
-            f"{API}/documents",
-            data={"company_id": "initech"},
-            files=[("files", ("big.exe", b"x" * ASYNC_FROM))],
-        )
+        # The type is checked before anything is queued.
+        upload(client, "initech", {"big.exe": b"x" * ASYNC_FROM}, expect=415)
         missing = client.get(f"{API}/ingest-jobs/nope")
 
-    assert small.status_code == 422
     assert job["status"] == "failed" and job["attempts"] == 1
-    assert job["error_code"] == small.json()["error"]["code"]
+    assert job["error_code"] == small["error"]["code"]
     assert job["document_id"] is None
-    # The type is checked before anything is queued.
-    assert unsupported.status_code == 415
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def test_a_request_that_fails_queues_nothing(store_settings: Settings) -> None:
     settings = _large(store_settings)
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            f"{API}/documents",
-            data={"company_id": "initech"},
-            files=[
-                ("files", ("handbook.md", HANDBOOK.encode())),
-                ("files", ("broken.pdf", b"%PDF-1.4 not really")),
-            ],
+        upload(
+            client,
+            "initech",
+            {"handbook.md": HANDBOOK, "broken.pdf": b"%PDF-1.4 not really"},
+            expect=422,
         )
         with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
             jobs = session.exec(select(models.IngestJob)).all()
 
-    assert response.status_code == 422
     assert jobs == []
 
 

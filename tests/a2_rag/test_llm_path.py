@@ -17,7 +17,7 @@ from core.config import Settings
 from core.llm_client import LLMClient
 from tests.support import chat_completion, make_settings
 
-from .helpers import API, REFUSAL, ask, sse_events
+from .helpers import API, REFUSAL, ask, stream_chat
 
 MODEL = "gpt-4o-mini-2024-07-18"
 CITED = "Acme's Starter plan costs $49 per month [1]."
@@ -242,10 +242,7 @@ def test_friendlier_rewrite_that_changes_a_number_is_rejected(
 def test_stream_relays_llm_tokens_then_done(llm_client: TestClient, tmp_path: Path) -> None:
     use_llm(llm_client, FakeOpenAI(CITED), tmp_path)
 
-    with llm_client.stream(
-        "POST", f"{API}/chat/stream", json={"query": PRICE_QUESTION}
-    ) as response:
-        events = sse_events("".join(response.iter_text()))
+    _, events = stream_chat(llm_client, query=PRICE_QUESTION)
 
     tokens = [data["text"] for kind, data in events if kind == "token"]
     done = events[-1][1]
@@ -257,10 +254,7 @@ def test_stream_relays_llm_tokens_then_done(llm_client: TestClient, tmp_path: Pa
 def test_stream_falls_back_when_the_llm_fails(llm_client: TestClient, tmp_path: Path) -> None:
     use_llm(llm_client, FakeOpenAI(failing=True), tmp_path)
 
-    with llm_client.stream(
-        "POST", f"{API}/chat/stream", json={"query": PRICE_QUESTION}
-    ) as response:
-        events = sse_events("".join(response.iter_text()))
+    _, events = stream_chat(llm_client, query=PRICE_QUESTION)
 
     done = events[-1][1]
     assert events[-1][0] == "done"

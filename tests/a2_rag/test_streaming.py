@@ -9,22 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi.testclient import TestClient
 
-from .helpers import API, REFUSAL, sse_events
+from .helpers import API, REFUSAL, sse_events, stream_chat
 
 streaming = importlib.import_module("assessments.02_rag_chatbot.streaming")
-
-
-def stream(client: TestClient, **body: object) -> tuple[dict[str, str], list]:
-    with client.stream("POST", f"{API}/chat/stream", json=body) as response:
-        assert response.status_code == 200
-        text = "".join(response.iter_text())
-        return dict(response.headers), sse_events(text)
 
 
 def test_stream_sends_tokens_then_a_done_event_with_the_full_response(
     sample_client: TestClient,
 ) -> None:
-    headers, events = stream(sample_client, query="What does the Starter plan cost per month?")
+    headers, events = stream_chat(sample_client, query="What does the Starter plan cost per month?")
 
     assert headers["content-type"].startswith("text/event-stream")
     assert headers["x-accel-buffering"] == "no"
@@ -38,7 +31,7 @@ def test_stream_sends_tokens_then_a_done_event_with_the_full_response(
 
 
 def test_streamed_turn_is_stored_like_a_chat_turn(sample_client: TestClient) -> None:
-    _, events = stream(sample_client, query="Who is the CEO of Acme?")
+    _, events = stream_chat(sample_client, query="Who is the CEO of Acme?")
     done = events[-1][1]
 
     history = sample_client.get(f"{API}/sessions/{done['session_id']}/messages").json()["data"]
@@ -48,14 +41,14 @@ def test_streamed_turn_is_stored_like_a_chat_turn(sample_client: TestClient) -> 
 
 
 def test_streamed_refusal_is_the_exact_refusal(sample_client: TestClient) -> None:
-    _, events = stream(sample_client, query="How do I bake sourdough bread at home?")
+    _, events = stream_chat(sample_client, query="How do I bake sourdough bread at home?")
 
     done = events[-1][1]
     assert done["answer"] == REFUSAL and done["refused"] is True and done["sources"] == []
 
 
 def test_stream_with_rewrite_streams_the_friendlier_answer(sample_client: TestClient) -> None:
-    _, events = stream(
+    _, events = stream_chat(
         sample_client, query="What does the Starter plan cost per month?", rewrite=True
     )
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from backend.main import create_app
 from core.config import Settings
-from tests.a2_rag.helpers import API, ask, documents
+from tests.a2_rag.helpers import API, ask, documents, upload
 from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env, wait_for
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
@@ -77,16 +77,21 @@ def worker_env(settings: Settings, database_url: str, queue: str) -> dict[str, s
 
 
 def _upload(client: TestClient, company_id: str, name: str, data: bytes) -> dict:
-    response = client.post(
-        f"{API}/documents", data={"company_id": company_id}, files=[("files", (name, data))]
-    )
-    assert response.status_code == 202, response.text
-    [job] = response.json()["jobs"]
+    [job] = upload(client, company_id, {name: data}, expect=202)["jobs"]
     return job
 
 
 def _job(client: TestClient, job_id: str) -> dict:
     return client.get(f"{API}/ingest-jobs/{job_id}").json()
+
+
+def _finished(client: TestClient, job_id: str, *, timeout: float, what: str) -> dict:
+    """The job once it is done or failed."""
+    return wait_for(
+        lambda: _job(client, job_id)["status"] in ("done", "failed") and _job(client, job_id),
+        timeout=timeout,
+        what=what,
+    )
 
 
 def test_a_large_upload_is_ingested_by_a_worker_process(
@@ -97,13 +102,7 @@ def test_a_large_upload_is_ingested_by_a_worker_process(
         celery_worker(worker_env, tmp_path / "worker.log") as worker,
     ):
         job = _upload(client, "initech", "handbook.md", _handbook(30))
-        done = wait_for(
-            lambda: (
-                _job(client, job["id"])["status"] in ("done", "failed") and _job(client, job["id"])
-            ),
-            timeout=60,
-            what="the worker to ingest the upload",
-        )
+        done = _finished(client, job["id"], timeout=60, what="the worker to ingest the upload")
         answer = ask(
             client, "How many days of paid vacation do Initech employees get?", company_id="initech"
         )
@@ -131,13 +130,8 @@ def test_a_worker_killed_mid_job_loses_nothing_the_next_worker_finishes_it(
         assert _job(client, job["id"])["status"] == "running"
 
         with celery_worker(worker_env, tmp_path / "second.log") as second:
-            done = wait_for(
-                lambda: (
-                    _job(client, job["id"])["status"] in ("done", "failed")
-                    and _job(client, job["id"])
-                ),
-                timeout=120,
-                what="the second worker to finish the job",
+            done = _finished(
+                client, job["id"], timeout=120, what="the second worker to finish the job"
             )
             answer = ask(
                 client,
@@ -171,11 +165,9 @@ def test_an_upload_while_the_broker_is_away_is_ingested_when_it_returns(
             assert _job(client, job["id"])["status"] == "queued"
 
             proxy.start()
-            done = wait_for(
-                lambda: (
-                    _job(client, job["id"])["status"] in ("done", "failed")
-                    and _job(client, job["id"])
-                ),
+            done = _finished(
+                client,
+                job["id"],
                 timeout=60,
                 what="the stored job to be ingested after the broker returned",
             )
