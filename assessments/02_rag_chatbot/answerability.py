@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import math
 import re
-import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,9 +64,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from core.vector_store import SearchResult, VectorStoreBackend
+from core.vector_store import SearchResult
 
-from .retrieval import CompanyCache, built_from_chunks
+from .retrieval import CompanyCorpus
 
 # Per embedding model: the support a passage needs (see the module docstring).
 SUPPORT_THRESHOLDS: Mapping[str, float] = {"all-MiniLM-L6-v2": 0.68}
@@ -200,12 +199,7 @@ def _key_terms(question: str) -> list[str]:
 
 # ---------------------------------------------------------------- company statistics
 
-# One TermStats per (vector store, company), rebuilt when the company's chunks change.
-_company_stats: CompanyCache[TermStats] = weakref.WeakKeyDictionary()
 
-
-def company_term_stats(vector_store: VectorStoreBackend, company_id: str) -> TermStats:
-    """Term statistics over the company's chunks (blocking: run it in a thread)."""
-    return built_from_chunks(
-        _company_stats, vector_store, company_id, lambda rows: TermStats.of(t for _, t in rows)
-    )
+def company_term_stats(corpus: CompanyCorpus) -> TermStats:
+    """Term statistics over the company's chunks (built once per corpus: `corpus.build`)."""
+    return TermStats.of(text for _, text in corpus.rows)

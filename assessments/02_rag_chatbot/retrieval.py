@@ -21,7 +21,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import numpy as np
@@ -44,6 +44,7 @@ class Retrieval:
     best_score: float  # the best cosine similarity of any chunk, -1.0 when there are none
     threshold: float
     mode: RetrievalMode
+    corpus: CompanyCorpus | None = None  # read for hybrid ranking; reused after it
 
     @property
     def relevant(self) -> bool:
@@ -88,11 +89,11 @@ async def retrieve(
     if mode == "vector":
         return Retrieval(ranked=by_vector[:k], best_score=best, threshold=threshold, mode=mode)
 
-    keyword_index = await anyio.to_thread.run_sync(_keyword_index, vector_store, company_id)
-    by_keyword = keyword_index.search(query, k=depth)
+    corpus = await anyio.to_thread.run_sync(company_corpus, vector_store, company_id)
+    by_keyword = corpus.build(_make_keyword_index).search(query, k=depth)
     fused = reciprocal_rank_fusion([[hit.chunk_id for hit in by_vector], by_keyword])
     ranked = await _results(fused[:k], by_vector, vector_store, company_id, embedding)
-    return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode)
+    return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode, corpus=corpus)
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], *, k: int = RRF_K) -> list[int]:
@@ -160,34 +161,40 @@ class KeywordIndex:
 
 
 T = TypeVar("T")
-# Per (vector store, company): something built from the company's chunk texts, kept
-# until its chunks change (one cache per builder: the keyword index, term statistics).
-CompanyCache = weakref.WeakKeyDictionary[VectorStoreBackend, dict[str, tuple[tuple[int, int], T]]]
-_keyword_indexes: CompanyCache[KeywordIndex] = weakref.WeakKeyDictionary()
 
 
-def built_from_chunks(
-    cache: CompanyCache[T],
-    vector_store: VectorStoreBackend,
-    company_id: str,
-    build: Callable[[list[tuple[int, str]]], T],
-) -> T:
-    """`build(company's (id, text) rows)`, cached until the company's chunks change (blocking)."""
-    cached = cache.setdefault(vector_store, {}).get(company_id)
-    if cached is not None and cached[0] == vector_store.chunk_version(company_id):
-        return cached[1]
-    rows = vector_store.chunk_texts(company_id)
-    # The version of exactly these rows, so a write racing this read only forces a rebuild.
-    version = (len(rows), max((chunk_id for chunk_id, _ in rows), default=0))
-    value = build(rows)
-    cache[vector_store][company_id] = (version, value)
-    return value
+class CompanyCorpus:
+    """A company's chunk texts, and what is built from them: the BM25 index, the answerability
+    check's term statistics. One per (store, company), read again only when its chunks change."""
+
+    def __init__(self, rows: list[tuple[int, str]]) -> None:
+        self.rows = rows
+        # The version of exactly these rows (ids are never reused), so a write racing the
+        # read only forces another read.
+        self.version = (len(rows), max((chunk_id for chunk_id, _ in rows), default=0))
+        self._built: dict[Callable[[CompanyCorpus], Any], Any] = {}
+
+    def build(self, make: Callable[[CompanyCorpus], T]) -> T:
+        """`make(self)`, once per corpus (a race builds it twice, harmlessly)."""
+        if make not in self._built:
+            self._built[make] = make(self)
+        return self._built[make]  # type: ignore[no-any-return]
 
 
-def _keyword_index(vector_store: VectorStoreBackend, company_id: str) -> KeywordIndex:
-    return built_from_chunks(
-        _keyword_indexes,
-        vector_store,
-        company_id,
-        lambda rows: KeywordIndex([i for i, _ in rows], [text for _, text in rows]),
-    )
+def _make_keyword_index(corpus: CompanyCorpus) -> KeywordIndex:
+    return KeywordIndex([i for i, _ in corpus.rows], [text for _, text in corpus.rows])
+
+
+_corpora: weakref.WeakKeyDictionary[VectorStoreBackend, dict[str, CompanyCorpus]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def company_corpus(vector_store: VectorStoreBackend, company_id: str) -> CompanyCorpus:
+    """The company's corpus, read from the store when its chunks changed (blocking)."""
+    cached = _corpora.setdefault(vector_store, {}).get(company_id)
+    if cached is not None and cached.version == vector_store.chunk_version(company_id):
+        return cached
+    corpus = CompanyCorpus(vector_store.chunk_texts(company_id))
+    _corpora[vector_store][company_id] = corpus
+    return corpus

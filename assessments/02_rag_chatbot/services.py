@@ -38,7 +38,7 @@ from .answering import (
     llm_answer_stream,
 )
 from .models import ChatMessage, Company, Document
-from .retrieval import Retrieval, RetrievalMode, retrieval_mode, retrieve
+from .retrieval import Retrieval, RetrievalMode, company_corpus, retrieval_mode, retrieve
 from .rewriting import (
     facts_preserved,
     llm_friendlier,
@@ -265,7 +265,10 @@ async def prepare_turn(
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     term_stats = None
     if retrieval.chunks:  # cached per company until its chunks change
-        term_stats = await anyio.to_thread.run_sync(company_term_stats, vector_store, company_id)
+        corpus = retrieval.corpus or await anyio.to_thread.run_sync(
+            company_corpus, vector_store, company_id
+        )
+        term_stats = corpus.build(company_term_stats)
     return PreparedTurn(
         company_id=company_id,
         session_id=session_id,

@@ -311,3 +311,37 @@ def test_bm25_ranks_the_chunk_with_the_rare_term_first() -> None:
 
     assert index.search("How does Ledgerlink sync?", k=3) == [11]
     assert index.search("prices", k=3)[0] == 12
+
+
+class CountingStore:
+    """The two reads `company_corpus` makes of a store, counted."""
+
+    def __init__(self, rows: list[tuple[int, str]]) -> None:
+        self.rows = rows
+        self.texts_read = 0
+
+    def chunk_version(self, company_id: str) -> tuple[int, int]:
+        return len(self.rows), max((i for i, _ in self.rows), default=0)
+
+    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
+        self.texts_read += 1
+        return list(self.rows)
+
+
+def test_a_company_corpus_is_read_once_until_its_chunks_change() -> None:
+    store = CountingStore([(1, "Refunds within 14 days."), (2, "Support on weekdays.")])
+    built: list[int] = []
+
+    def count_terms(corpus: object) -> int:
+        built.append(1)
+        return len(corpus.rows)  # type: ignore[attr-defined]
+
+    first = retrieval.company_corpus(store, "acme")
+    again = retrieval.company_corpus(store, "acme")
+    assert again is first and store.texts_read == 1
+    assert first.build(count_terms) == first.build(count_terms) == 2 and built == [1]
+
+    store.rows.append((3, "Prices exclude VAT."))  # a write: new id, new version
+    changed = retrieval.company_corpus(store, "acme")
+    assert changed is not first and store.texts_read == 2
+    assert changed.build(count_terms) == 3
