@@ -8,6 +8,7 @@ for its start-up work: sample data, workers, bootstrap users).
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,7 +22,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from core.config import Settings, get_settings
-from core.database import check_database, create_db_engine, database_reachable, init_db
+from core.database import (
+    WalCheckpointer,
+    check_database,
+    create_db_engine,
+    database_reachable,
+    init_db,
+)
 from core.embedding_cache import connect_embedding_cache
 from core.embedding_client import create_embedding_client
 from core.exceptions import register_exception_handlers
@@ -60,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         check_database(settings.database_url)
         engine = create_db_engine(settings.database_url)
         init_db(engine)
+        checkpointer = WalCheckpointer(engine)
         embedder = create_embedding_client(settings)
         if settings.REDIS_URL:
             embedder = connect_embedding_cache(embedder, settings)
@@ -75,9 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database=engine.dialect.name,
         )
         async with AsyncExitStack() as stack:
+            checkpointer.start()
+            stack.callback(checkpointer.stop)  # after the assessments' workers have stopped
             for module, _ in assessments:
                 if hasattr(module, "lifespan"):
                     await stack.enter_async_context(module.lifespan(app))
+            # Everything built so far (models, vocabularies, phone metadata: some 350,000
+            # objects) lives as long as the process. Frozen, the collector stops walking it:
+            # a full collection took about 180 ms, a pause every request in flight waited out.
+            gc.freeze()
+            stack.callback(gc.unfreeze)  # an app stopped in a longer-lived process is freed
             yield
         for client in (app.state.llm, embedder):
             if hasattr(client, "aclose"):

@@ -3,20 +3,26 @@
 SQLite (a file under `data/`) by default, with WAL and foreign keys on;
 PostgreSQL through psycopg 3 when `DATABASE_URL` says so
 (`postgresql+psycopg://user@host/db`). Tables are created at start.
+The API server moves SQLite's WAL checkpoints off the request path
+(`WalCheckpointer`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import psycopg
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, text
+
+_log = structlog.get_logger(__name__)
 
 
 def _normalise_url(url: str) -> str:
@@ -52,6 +58,68 @@ def create_db_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _is_sqlite_file(engine: Engine) -> bool:
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+
+
+class WalCheckpointer:
+    """Runs SQLite's WAL checkpoints on a thread of their own, every `interval` seconds.
+
+    By default SQLite checkpoints inside whichever commit takes the WAL past 1,000
+    pages: that request copies the pages into the database file and waits for an
+    fsync, about 15 ms every 60 or so leads in `bench/bench_workflow.py`, which set
+    the p99 of `POST /leads`. Here the engine's connections stop checkpointing
+    (`wal_autocheckpoint=0`) and this thread runs PASSIVE checkpoints instead: they
+    never block a reader or a writer, and the sqlite3 module lets go of the GIL while
+    one runs, so the copy and the fsync happen on the other core. A checkpoint that
+    readers keep from finishing is finished by a later one; `stop()` runs a last one.
+
+    A no-op for PostgreSQL and for an in-memory SQLite database.
+    """
+
+    def __init__(self, engine: Engine, *, interval: float = 0.25) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not _is_sqlite_file(self.engine) or self._thread is not None:
+            return
+        event.listen(self.engine, "connect", _no_autocheckpoint)
+        # Connections opened before this point (table creation, sample data) would
+        # still checkpoint in their commits.
+        self.engine.dispose()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # a failed checkpoint loses nothing: the pages stay in the WAL
+            _log.warning("wal_checkpoint_failed", error_type=type(exc).__name__, error=str(exc))
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.checkpoint()
+
+
+def _no_autocheckpoint(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
 
 
 def check_database(url: str, *, timeout: float = 2.0) -> None:

@@ -1,0 +1,91 @@
+"""SQLite's WAL checkpoints off the request path, and the app's frozen start-up objects."""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from backend.main import create_app
+from core.database import WalCheckpointer, create_db_engine
+from tests.support import make_settings
+
+ROW = "x" * 2000  # a row per page or so: a few hundred rows take the WAL past 1,000 pages
+
+
+def sqlite_file(tmp_path: Path) -> tuple[Engine, Path]:
+    path = tmp_path / "wal.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    return engine, path
+
+
+def write_rows(engine: Engine, count: int) -> None:
+    for _ in range(count):  # one commit each, as requests commit
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO notes (body) VALUES (:body)"), {"body": ROW})
+
+
+def wal_autocheckpoint(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+
+
+def test_commits_leave_checkpoints_to_the_checkpointer(tmp_path: Path) -> None:
+    engine, path = sqlite_file(tmp_path)
+    assert wal_autocheckpoint(engine) == 1000  # SQLite's default: a commit may checkpoint
+    checkpointer = WalCheckpointer(engine, interval=3600)
+    checkpointer.start()
+    try:
+        assert wal_autocheckpoint(engine) == 0
+        size_before = path.stat().st_size
+        write_rows(engine, 1500)
+        # Past 1,000 pages of WAL, yet no commit copied a page into the database file.
+        assert path.with_name("wal.db-wal").stat().st_size > 1000 * 4096
+        assert path.stat().st_size == size_before
+        checkpointer.checkpoint()
+        assert path.stat().st_size > size_before + 2_000_000  # 1,500 rows of 2 kB
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+
+
+def test_the_thread_checkpoints_while_requests_commit(tmp_path: Path) -> None:
+    engine, path = sqlite_file(tmp_path)
+    checkpointer = WalCheckpointer(engine, interval=0.05)
+    checkpointer.start()
+    try:
+        size_before = path.stat().st_size
+        write_rows(engine, 300)
+        deadline = time.monotonic() + 10
+        while path.stat().st_size <= size_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size > size_before
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+
+
+def test_nothing_to_do_for_an_in_memory_database() -> None:
+    engine = create_db_engine("sqlite://")
+    checkpointer = WalCheckpointer(engine, interval=0.05)
+    checkpointer.start()
+    try:
+        assert checkpointer._thread is None
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+
+
+def test_the_app_freezes_its_start_up_objects_while_it_runs(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path))
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 100_000
+        # Its engine's connections leave checkpoints to the app's checkpointer.
+        assert wal_autocheckpoint(app.state.engine) == 0
+    assert gc.get_freeze_count() == 0
