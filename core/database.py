@@ -90,8 +90,8 @@ class WalCheckpointer:
         if not _is_sqlite_file(self.engine) or self._thread is not None:
             return
         event.listen(self.engine, "connect", _no_autocheckpoint)
-        # Connections opened before this point (table creation, sample data) would
-        # still checkpoint in their commits.
+        # Pooled connections opened before this point (creating the tables) would still
+        # checkpoint in their commits.
         self.engine.dispose()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         self._thread.start()
