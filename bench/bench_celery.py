@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import subprocess
@@ -29,35 +28,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import psycopg
 from fastapi.testclient import TestClient
 from kombu import Connection
-from saas_support import create_contacts, create_tenant
+from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
 from sqlmodel import select
 
 from backend.main import create_app
 from core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-API = "/api/03-saas"
-PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SAAS = "assessments.03_saas_ai_agent"
-signatures = importlib.import_module(f"{SAAS}.webhooks.signatures")
 WebhookEvent = importlib.import_module(f"{SAAS}.webhooks.models").WebhookEvent
 SaasSettings = importlib.import_module(f"{SAAS}.config").SaasSettings
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    name = f"celery_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://{PG_ADMIN_DSN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -136,18 +119,9 @@ def run(database_url: str, worker_count: int, events: int, data_dir: Path) -> No
             contacts = create_contacts(client, tenant)
             started = time.perf_counter()
             for n in range(events):
-                body = json.dumps(
-                    {
-                        "type": "contact.updated",
-                        "tenant_id": tenant_id,
-                        "data": {"id": contacts[n % len(contacts)]},
-                    }
-                ).encode()
-                headers = signatures.sign(secret, event_id=f"msg_{uuid.uuid4().hex}", body=body)
+                body, headers = signed(secret, tenant_id, contacts[n % len(contacts)])
                 response = client.post(
-                    f"{API}/webhooks/crm/contact.updated",
-                    content=body,
-                    headers={**headers, "content-type": "application/json"},
+                    f"{API}/webhooks/crm/contact.updated", content=body, headers=headers
                 )
                 assert response.status_code == 202, response.text
             accepted = events / (time.perf_counter() - started)

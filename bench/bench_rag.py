@@ -17,7 +17,6 @@ import asyncio
 import importlib
 import random
 import re
-import resource
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_core import peak_memory_mb, percentile  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from backend.main import create_app  # noqa: E402
@@ -118,12 +118,10 @@ async def run(chunks: int, questions: int) -> None:
                         chat_in=chat_in,
                     )
                     latencies.append((time.perf_counter() - started) * 1000)
-            latencies.sort()
-            p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+            p99 = percentile(latencies, 99)
             p50 = statistics.median(latencies)
             print(f"chat ({questions} turns, {total} chunks): p50 {p50:.0f} ms, p99 {p99:.0f} ms")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS): {peak_mb:.0f} MB")
+    print(f"peak memory (max RSS): {peak_memory_mb():.0f} MB")
 
 
 def main() -> None:

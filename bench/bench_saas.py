@@ -23,20 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
-from saas_support import API, create_contacts, create_tenant
-from standardwebhooks import Webhook
+from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 20
-PG_ADMIN_DSN = os.environ.get("SAAS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -92,33 +87,6 @@ def backend(data_dir: Path, database_url: str | None) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    name = f"saas_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def signed(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {"type": "contact.updated", "tenant_id": tenant_id, "data": {"id": contact_id}}
-    )
-    event_id = f"msg_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    signature = Webhook(secret).sign(event_id, now, body)
-    return body.encode(), {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-        "content-type": "application/json",
-    }
 
 
 async def webhooks(url: str, count: int) -> None:

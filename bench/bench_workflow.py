@@ -1,7 +1,7 @@
 """Lead-workflow figures for this machine, on the local provider.
 
     .venv/bin/python bench/bench_workflow.py [--quick] [--requests N] [--clients N ...]
-        [--log-level LEVEL]
+        [--log-level LEVEL] [--database-url URL [--workers N]]
 
 Prints, in order:
 
@@ -23,9 +23,8 @@ sample data. The load generator is this process: 20 closed-loop clients on one
 asyncio loop, each with its own keep-alive HTTP/1.1 connection, each sending
 its next request as soon as the previous answer is read. The client speaks just
 enough HTTP for this (`_Connection`: pre-encoded requests, `Content-Length`
-responses), so it costs tens of microseconds per request instead of the
-hundreds an `httpx.AsyncClient` costs, and it does not compete with the server
-for the two cores it would otherwise share. Each request is timed from just
+responses), so it takes as little as it can of the cores it shares with the
+server; it prints its own CPU time per request. Each request is timed from just
 before its bytes are written to just after its whole body is read. A warm-up of
 `warmup` requests over all 20 connections is answered first and not measured;
 then exactly `requests` requests (2,000 by default) are measured. Every answer
@@ -113,7 +112,6 @@ async def in_process(count: int, data_dir: Path) -> None:
     elapsed = time.perf_counter() - started
     cpu_ms = (time.process_time() - cpu_started) / count * 1000
     checkpointer.stop()
-    engine.dispose()
     print(
         f"in-process pipeline      {count / elapsed:8.0f} leads/s  "
         f"({count} leads, SQLite; {cpu_ms:.2f} ms CPU per lead)"

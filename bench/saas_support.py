@@ -1,15 +1,38 @@
-"""What the Assessment 3 benchmarks share: a fresh tenant and its CRM contacts, via the API."""
+"""What the Assessment 3 benchmarks share: a scratch PostgreSQL database, a fresh tenant and
+its CRM contacts (via the API), and signed webhook deliveries."""
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import psycopg
+from standardwebhooks import Webhook
 
 from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 
 API = "/api/03-saas"
 ADMIN = {"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
+PG_ADMIN_DSN = os.environ.get("SAAS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A new database on the server of `SAAS_BENCH_PG_DSN`; yields its URL, drops it after."""
+    name = f"saas_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Poster(Protocol):
@@ -62,3 +85,20 @@ def create_contacts(client: Poster, tenant: BenchTenant, count: int = 20) -> lis
         ).json()["id"]
         for i in range(count)
     ]
+
+
+def signed(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[str, str]]:
+    """A `contact.updated` delivery for the contact, signed with the tenant's secret:
+    the body and its headers (a new webhook-id each time)."""
+    body = json.dumps(
+        {"type": "contact.updated", "tenant_id": tenant_id, "data": {"id": contact_id}}
+    )
+    event_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign(event_id, now, body)
+    return body.encode(), {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }

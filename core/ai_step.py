@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
 from core.exceptions import LLMException
-from core.llm_client import LLMUsage
+from core.llm_client import LLMResult, LLMUsage
 from core.metrics import AI_STEP_RUNS, LLM_COST, LLM_TOKENS
 
 T = TypeVar("T")
@@ -39,6 +39,22 @@ class StepOutcome(Generic[T]):
     fallback_reason: str | None = None
     latency_ms: float = 0.0
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_llm(
+        cls, result: LLMResult[Any], value: T, *, prompt_version: str | None = None, **extra: Any
+    ) -> StepOutcome[T]:
+        """`value`, read from an LLM call's `result`, with the call's provenance."""
+        if prompt_version is not None:
+            extra["prompt_version"] = prompt_version
+        return cls(
+            value=value,
+            provider=result.provider,
+            model=result.model,
+            raw_output=result.raw,
+            usage=result.usage,
+            extra=extra,
+        )
 
 
 async def run_step(

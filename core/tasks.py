@@ -18,7 +18,8 @@ submits again what a lost message left behind. Celery acknowledges a message
 when its job has finished (`acks_late`), takes it back when the worker dies
 (`reject_on_worker_lost`), and gives a worker process one message at a time
 (prefetch 1). A job that must run again later raises `RetryLater(seconds)`;
-any other error is retried with exponential backoff, `MAX_ERROR_RETRIES` times.
+Celery retries any other error with exponential backoff, `MAX_ERROR_RETRIES`
+times, while the in-process runner logs it and does not run the job again.
 
 A worker builds its settings and clients the way the API does (environment,
 `.env`) and refuses to start when DATABASE_URL or CELERY_BROKER_URL does not

@@ -335,10 +335,11 @@ class VectorStore(EmbeddingWriter):
                 col(VectorChunk.id).in_(list(scores)),
             )
             rows = {row.id: row for row in session.exec(statement)}
+        # Only ids with a stored vector were read, so a row always has its score.
         return [
             _result(rows[chunk_id], float(scores[chunk_id]))
             for chunk_id in chunk_ids
-            if chunk_id in rows and chunk_id in scores
+            if chunk_id in rows
         ]
 
     def _rows(

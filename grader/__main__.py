@@ -27,7 +27,12 @@ PREFLIGHT = re.compile(r"contract preflight: (.*?)(?:\s*!+)?\s*$")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", help="server to grade (default: the app in-process)")
+    # The suite reads the same variables; defaulting to them keeps the report's target right.
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("CONTRACT_BASE_URL") or None,
+        help="server to grade (default: the app in-process; env CONTRACT_BASE_URL)",
+    )
     parser.add_argument(
         "--hidden",
         default=os.environ.get("GRADER_HIDDEN_DIR"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
 from pathlib import Path
 
 import httpx
@@ -71,3 +72,10 @@ def fake_openai_key() -> str:
 def fake_webhook_secret() -> str:
     """A Standard Webhooks secret (`whsec_` + base64), made up at run time."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -56,6 +56,7 @@ COPIED = (
     "bench/bench_core.py",
     "bench/bench_vector_search.py",
     "bench/bench_saas.py",
+    "bench/saas_support.py",
 )
 LEFT_OUT = (
     "docs/interview-guide.md",

@@ -255,13 +255,8 @@ async def classify_intent(
             schema=IntentPrediction,
             model=settings.OPENAI_CHAT_MODEL,
         )
-        return StepOutcome(
-            value=result.value,
-            provider=result.provider,
-            model=result.model,
-            raw_output=result.raw,
-            usage=result.usage,
-            extra={"prompt_version": prompt.version, "attempts": result.attempts},
+        return StepOutcome.from_llm(
+            result, result.value, prompt_version=prompt.version, attempts=result.attempts
         )
 
     return await run_step("classify_intent", llm=with_llm if llm else None, local=local)

@@ -62,18 +62,11 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "parse_budget",
-    "phone_region",
     "resolve_fields",
 ]
 
 LOCAL_EXTRACTOR_MODEL = "rules+phonenumbers+email-validator"
-FIELD_NAMES = ("name", "email", "phone", "budget")
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-
-
-def phone_region(settings: Settings) -> str:
-    """The region a phone number without a country code is read in: `PHONE_DEFAULT_REGION`."""
-    return settings.PHONE_DEFAULT_REGION
 
 
 class LeadFields(BaseModel):
@@ -81,6 +74,9 @@ class LeadFields(BaseModel):
     email: str | None = None
     phone: str | None = None
     budget: float | None = None
+
+
+FIELD_NAMES = tuple(LeadFields.model_fields)
 
 
 class LLMExtractedFields(BaseModel):
@@ -174,7 +170,7 @@ async def extract_candidates(
     The values are not yet validated: `resolve_fields` does that for both. Phone
     numbers without a country code are read in `default_region`, else the setting's.
     """
-    region = default_region or phone_region(settings)
+    region = default_region or settings.PHONE_DEFAULT_REGION
 
     async def local() -> StepOutcome[LeadFields]:
         found = find_fields(text, default_region=region)
@@ -194,13 +190,11 @@ async def extract_candidates(
             schema=LLMExtractedFields,
             model=settings.OPENAI_CHAT_MODEL,
         )
-        return StepOutcome(
-            value=LeadFields.model_validate(result.value.model_dump()),
-            provider=result.provider,
-            model=result.model,
-            raw_output=result.raw,
-            usage=result.usage,
-            extra={"prompt_version": prompt.version, "attempts": result.attempts},
+        return StepOutcome.from_llm(
+            result,
+            LeadFields.model_validate(result.value.model_dump()),
+            prompt_version=prompt.version,
+            attempts=result.attempts,
         )
 
     return await run_step("extract_fields", llm=with_llm if llm else None, local=local)
@@ -215,7 +209,7 @@ async def extract_fields(
     default_region: str | None = None,
 ) -> StepOutcome[LeadFields]:
     """Extract and validate; the outcome's `extra["notes"]` says what was dropped and why."""
-    region = default_region or phone_region(settings)
+    region = default_region or settings.PHONE_DEFAULT_REGION
     outcome = await extract_candidates(text=text, llm=llm, settings=settings, default_region=region)
     fields, notes = resolve_fields(outcome.value, explicit, default_region=region)
     outcome.value = fields

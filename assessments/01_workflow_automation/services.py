@@ -33,7 +33,7 @@ from core.llm_client import LLMClient
 
 from .audit import AuditTrail, read_trail
 from .classifier import LEADS_DATA_DIR, Intent, classify_intent
-from .extraction import FIELD_NAMES, extract_candidates, phone_region, resolve_fields
+from .extraction import FIELD_NAMES, extract_candidates, resolve_fields
 from .importer import ParsedCsv, describe_errors
 from .models import Lead, LeadAudit, new_lead_row
 from .schemas import (
@@ -84,7 +84,7 @@ async def process_lead(
         step.output = {"low_confidence": not confident, "route": route}
         step.confidence = prediction.confidence
 
-    region = phone_region(settings)
+    region = settings.PHONE_DEFAULT_REGION
     with trail.step("extract", message=lead_in.message, route=route) as step:
         # Low confidence goes to the rules by design; an LLM that has just failed is not retried.
         use_llm = llm if confident and not classified.fallback else None
@@ -95,19 +95,22 @@ async def process_lead(
         if confident and classified.fallback:
             step.status = "fallback"
             step.error = "LLM failed during classification; local rules used"
-        step.output = extracted.value.model_dump()
+        # Dumped once: the same dict is this step's output and the next step's input.
+        candidates = extracted.value.model_dump()
+        step.output = candidates
     extraction_method = "llm" if confident and step.status == "ok" else "fallback"
 
     explicit = lead_in.explicit_fields()
-    with trail.step("validate", explicit=explicit, extracted=extracted.value.model_dump()) as step:
+    with trail.step("validate", explicit=explicit, extracted=candidates) as step:
         fields, dropped = resolve_fields(extracted.value, explicit, default_region=region)
-        step.output = {"fields": fields.model_dump(), "dropped": dropped}
+        resolved = fields.model_dump()
+        step.output = {"fields": resolved, "dropped": dropped}
 
     row = new_lead_row(
         request_id=request_id,
         message=lead_in.message,
         source=lead_in.source,
-        **fields.model_dump(),
+        **resolved,
         intent=prediction.intent,
         confidence=prediction.confidence,
         low_confidence=not confident,

@@ -56,25 +56,6 @@ HISTORY_TURNS = 6
 LEXICAL_WEIGHT = 0.1
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
-_ABBREVIATIONS = {
-    "a.m",
-    "p.m",
-    "e.g",
-    "i.e",
-    "etc",
-    "inc",
-    "ltd",
-    "co",
-    "mr",
-    "ms",
-    "dr",
-    "st",
-    "vs",
-    "no",
-    "u.s",
-}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
 # An LLM's own wording of "the context does not answer this" (read on `is_refusal`'s words).
 _NOT_IN_DOCUMENTS = re.compile(
     r"\b(?:provided |given )?(?:documents?|context|sources?)\b[a-z' ]{0,20}"
@@ -142,13 +123,8 @@ def format_history(history: Sequence[Turn]) -> str:
 async def llm_answer(llm: LLMClient, context: AnswerContext) -> StepOutcome[str]:
     system, user = answer_prompts(context)
     result = await llm.complete_text(system=system, user=user, temperature=0.0, max_tokens=600)
-    return StepOutcome(
-        value=result.value.strip(),
-        provider=result.provider,
-        model=result.model,
-        raw_output=result.raw,
-        usage=result.usage,
-        extra={"prompt_version": _prompt("answer_system.txt").version},
+    return StepOutcome.from_llm(
+        result, result.value.strip(), prompt_version=_prompt("answer_system.txt").version
     )
 
 

@@ -19,7 +19,7 @@ and citation checks as `POST /chat` — and prints:
 unanswerable questions written before the answerability check was tuned, and
 never tuned on) and prints its table after the main one.
 
-    .venv/bin/python assessments/02_rag_chatbot/evaluate.py \
+    .venv/bin/python assessments/02_rag_chatbot/evaluate.py \\
         [--retrieval vector|hybrid] [--held-out] [-v]
 """
 
@@ -50,7 +50,7 @@ from core.vector_store import SearchResult
 from . import services
 from .answering import CITATION
 from .passages import is_verbatim
-from .retrieval import RETRIEVAL_MODES, RetrievalMode, retrieval_mode
+from .retrieval import RETRIEVAL_MODES, RetrievalMode
 from .schemas import ChatRequest, ChatResponse
 
 EVAL_SET = PROJECT_ROOT / "data" / "evals" / "rag_eval.jsonl"
@@ -198,7 +198,7 @@ async def evaluate(
 ) -> EvalReport:
     """Ask every question through the product's chat pipeline; `state` is a started app's."""
     settings: Settings = state.settings  # type: ignore[attr-defined]
-    mode = mode or retrieval_mode(settings)
+    mode = mode or settings.RETRIEVAL_MODE
     results = []
     provider = "local"
     with Session(state.engine) as session:  # type: ignore[attr-defined]
@@ -238,12 +238,9 @@ async def evaluate(
 async def run(
     settings: Settings, *, mode: RetrievalMode | None = None, items: Sequence[EvalItem] = ()
 ) -> EvalReport:
-    """Start the app with `settings` (its start-up loads the sample data) and evaluate."""
-    from backend.main import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        return await evaluate(app.state, items or load_items(), mode=mode)
+    """`run_sets` for one question set (default: the shipped one), without a label."""
+    [report] = await run_sets(settings, [("", items or load_items())], mode=mode)
+    return report
 
 
 async def run_sets(
@@ -252,7 +249,8 @@ async def run_sets(
     *,
     mode: RetrievalMode | None = None,
 ) -> list[EvalReport]:
-    """Like `run`, for several labelled question sets on one start of the app."""
+    """Start the app with `settings` once (its start-up loads the sample data) and
+    evaluate each labelled question set."""
     from backend.main import create_app
 
     app = create_app(settings)

@@ -43,7 +43,12 @@ from sqlmodel import Session, select
 
 from core.config import PROJECT_ROOT, Settings
 from core.embedding_client import EmbeddingClient
-from core.exceptions import AppException, ConflictException, ValidationException
+from core.exceptions import (
+    AppException,
+    ConflictException,
+    PayloadTooLargeException,
+    ValidationException,
+)
 from core.vector_store import COMPANY_ID_PATTERN, VectorStoreBackend, create_vector_store
 
 from .models import Company, Document
@@ -276,10 +281,8 @@ def prepare_upload(
     """Validate, read and chunk one file. Raises a 4xx `AppException` for a bad file."""
     source = sanitise_filename(filename)
     if len(data) > settings.MAX_UPLOAD_BYTES:
-        raise AppException(
-            f"'{source}' is {len(data)} bytes; the limit is {settings.MAX_UPLOAD_BYTES}",
-            code="payload_too_large",
-            status_code=413,
+        raise PayloadTooLargeException(
+            f"'{source}' is {len(data)} bytes; the limit is {settings.MAX_UPLOAD_BYTES}"
         )
     text = extract_text(source, data)
     size, overlap = chunk_sizes(settings, embedder)

@@ -27,7 +27,6 @@ import anyio
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from core.config import Settings
 from core.vector_store import SearchResult, VectorStoreBackend
 
 RetrievalMode = Literal["vector", "hybrid"]
@@ -58,10 +57,6 @@ class Retrieval:
         if self.mode == "vector":
             return [chunk for chunk in self.ranked if chunk.score >= self.threshold]
         return self.ranked
-
-
-def retrieval_mode(settings: Settings) -> RetrievalMode:
-    return settings.RETRIEVAL_MODE
 
 
 async def retrieve(

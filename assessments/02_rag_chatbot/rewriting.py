@@ -85,13 +85,7 @@ async def llm_standalone_question(
     rewritten = " ".join(result.value.split())
     if not rewritten or len(rewritten) > MAX_QUESTION_CHARS:
         raise LLMException("The LLM did not return one question", code="llm_invalid_output")
-    return StepOutcome(
-        value=rewritten,
-        provider=result.provider,
-        model=result.model,
-        raw_output=result.raw,
-        usage=result.usage,
-    )
+    return StepOutcome.from_llm(result, rewritten)
 
 
 async def local_standalone_question(question: str, history: Sequence[Turn]) -> StepOutcome[str]:
@@ -146,13 +140,7 @@ async def llm_friendlier(llm: LLMClient, answer: str) -> StepOutcome[str]:
             "The friendlier rewrite changed numbers or citations; it was discarded",
             code="llm_rewrite_changed_facts",
         )
-    return StepOutcome(
-        value=rewritten,
-        provider=result.provider,
-        model=result.model,
-        raw_output=result.raw,
-        usage=result.usage,
-    )
+    return StepOutcome.from_llm(result, rewritten)
 
 
 async def local_friendlier(answer: str) -> StepOutcome[str]:

@@ -3,7 +3,7 @@
 A chat turn: check the company and the session → rewrite a follow-up into a
 standalone question → retrieve (refuse below the similarity threshold) →
 answer (LLM, or the local extractive answerer on the local provider or when
-the LLM fails) → check citations → optionally make it friendlier → store both
+the LLM fails) → optionally make it friendlier → check citations → store both
 messages → respond with sources and confidence.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import structlog
@@ -26,7 +26,7 @@ from core.llm_client import LLMClient
 from core.vector_store import SearchResult, VectorStoreBackend
 
 from . import ingest, ingest_jobs
-from .answerability import TermStats, company_term_stats
+from .answerability import company_term_stats
 from .answering import (
     AnswerContext,
     Turn,
@@ -38,9 +38,8 @@ from .answering import (
     llm_answer_stream,
 )
 from .models import ChatMessage, Company, Document
-from .retrieval import Retrieval, RetrievalMode, company_corpus, retrieval_mode, retrieve
+from .retrieval import Retrieval, RetrievalMode, company_corpus, retrieve
 from .rewriting import (
-    facts_preserved,
     llm_friendlier,
     llm_standalone_question,
     local_friendlier,
@@ -199,7 +198,6 @@ class PreparedTurn:
     history: list[Turn]
     retrieval: Retrieval
     engine: Engine
-    term_stats: TermStats | None = None  # the company's, for the answerability check
 
     @property
     def chunks(self) -> list[SearchResult]:
@@ -207,12 +205,7 @@ class PreparedTurn:
 
     @property
     def context(self) -> AnswerContext:
-        return AnswerContext(
-            question=self.search_query,
-            chunks=self.chunks,
-            history=self.history,
-            term_stats=self.term_stats,
-        )
+        return AnswerContext(question=self.search_query, chunks=self.chunks, history=self.history)
 
 
 @dataclass(frozen=True)
@@ -253,7 +246,7 @@ async def prepare_turn(
         vector_store=vector_store,
         k=settings.RETRIEVAL_TOP_K,
         threshold=settings.SIMILARITY_THRESHOLD,
-        mode=mode or retrieval_mode(settings),
+        mode=mode or settings.RETRIEVAL_MODE,
     )
     log.info(
         "rag_retrieval",
@@ -263,12 +256,6 @@ async def prepare_turn(
         chunks=len(retrieval.chunks),
     )
     engine: Engine = session.get_bind()  # type: ignore[assignment]
-    term_stats = None
-    if retrieval.chunks:  # cached per company until its chunks change
-        corpus = retrieval.corpus or await anyio.to_thread.run_sync(
-            company_corpus, vector_store, company_id
-        )
-        term_stats = corpus.build(company_term_stats)
     return PreparedTurn(
         company_id=company_id,
         session_id=session_id,
@@ -277,7 +264,6 @@ async def prepare_turn(
         history=history,
         retrieval=retrieval,
         engine=engine,
-        term_stats=term_stats,
     )
 
 
@@ -305,14 +291,31 @@ async def answer_turn(
     outcome = await run_step(
         "rag.answer",
         llm=(lambda: llm_answer(llm, context)) if llm else None,
-        local=lambda: extractive_answer(vector_store.embedder, context),
+        local=lambda: local_answer(turn, vector_store=vector_store),
     )
     answer = _final(outcome)
     return await make_friendlier(answer, llm=llm) if rewrite else answer
 
 
+async def local_answer(turn: PreparedTurn, *, vector_store: VectorStoreBackend) -> StepOutcome[str]:
+    """The extractive answer, checked against the company's term statistics.
+
+    Read here, not in `prepare_turn`: only this answerer needs them (an LLM answer
+    does not), and they are cached per company until its chunks change.
+    """
+    context = turn.context
+    if turn.chunks:  # with none the answer is the refusal: nothing to check
+        corpus = turn.retrieval.corpus or await anyio.to_thread.run_sync(
+            company_corpus, vector_store, turn.company_id
+        )
+        context = replace(context, term_stats=corpus.build(company_term_stats))
+    return await extractive_answer(vector_store.embedder, context)
+
+
 async def make_friendlier(answer: FinalAnswer, *, llm: LLMClient | None) -> FinalAnswer:
-    """The friendliness pass; a refusal stays the exact refusal."""
+    """The friendliness pass; a refusal stays the exact refusal. Facts cannot change: an LLM
+    rewrite that alters numbers or markers is rejected (`llm_friendlier`, then the template),
+    and the template only adds words around the answer."""
     if is_refusal(answer.text):
         return answer
     outcome = await run_step(
@@ -320,9 +323,6 @@ async def make_friendlier(answer: FinalAnswer, *, llm: LLMClient | None) -> Fina
         llm=(lambda: llm_friendlier(llm, answer.text)) if llm else None,
         local=lambda: local_friendlier(answer.text),
     )
-    if not facts_preserved(answer.text, outcome.value):
-        log.warning("rag_rewrite_rejected", provider=outcome.provider)
-        return answer
     return FinalAnswer(
         outcome.value, answer.provider, answer.model, fallback=answer.fallback, rewritten=True
     )
@@ -417,7 +417,7 @@ async def stream_turn(
             log.warning("rag_stream_fallback", reason=exc.code, after_tokens=bool(parts))
             if parts:
                 yield sse_event("reset", {"reason": exc.code})
-            local = await extractive_answer(vector_store.embedder, turn.context)
+            local = await local_answer(turn, vector_store=vector_store)
             answer = FinalAnswer(local.value, local.provider, local.model, fallback=True)
             for token in _tokens(answer.text):
                 yield sse_event("token", {"text": token})
@@ -443,18 +443,16 @@ def read_messages(
 
 def _history(session: Session, *, session_id: str, company_id: str) -> list[Turn]:
     """The session's last messages, oldest first; a session belongs to one company."""
-    owner = session.exec(
-        select(ChatMessage.company_id).where(ChatMessage.session_id == session_id).limit(1)
-    ).first()
-    if owner is not None and owner != company_id:
-        # 404, not 409: another company's session is not this company's business.
-        raise NotFoundException(f"Session '{session_id}' not found for company '{company_id}'")
     recent = session.exec(
         select(ChatMessage)
         .where(ChatMessage.session_id == session_id)
         .order_by(col(ChatMessage.id).desc())
         .limit(HISTORY_MESSAGES)
     ).all()
+    # Every message of a session has its company (checked here before each turn is stored).
+    if recent and recent[0].company_id != company_id:
+        # 404, not 409: another company's session is not this company's business.
+        raise NotFoundException(f"Session '{session_id}' not found for company '{company_id}'")
     return [Turn(role=m.role, content=m.search_query or m.content) for m in reversed(recent)]
 
 

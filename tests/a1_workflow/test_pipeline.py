@@ -20,23 +20,19 @@ from tests.support import make_settings
 
 LEADS = "/api/01-workflow/leads"
 UK_NUMBER = "020 7946 0958"
-extraction = importlib.import_module("assessments.01_workflow_automation.extraction")
 schemas = importlib.import_module("assessments.01_workflow_automation.schemas")
 services = importlib.import_module("assessments.01_workflow_automation.services")
 
 
-def with_phone_region(settings: Settings, region: str) -> Settings:
-    return settings.model_copy(update={"PHONE_DEFAULT_REGION": region})
-
-
 @pytest.fixture
 def uk_client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(with_phone_region(settings, "GB"))) as client:
+    uk = make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION="GB")
+    with TestClient(create_app(uk)) as client:
         yield client
 
 
 def test_phone_region_defaults_to_us_and_must_be_a_known_region(settings: Settings) -> None:
-    assert extraction.phone_region(settings) == "US"
+    assert settings.PHONE_DEFAULT_REGION == "US"
     uk = make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION=" gb ")
     assert uk.PHONE_DEFAULT_REGION == "GB"
     with pytest.raises(ValidationError, match="PHONE_DEFAULT_REGION"):

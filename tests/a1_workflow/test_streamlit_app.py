@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,20 +13,14 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from backend.main import create_app
-from tests.support import make_settings
+from tests.support import free_port, make_settings
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_apps" / "01_workflow_app.py"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def backend_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(make_settings(tmp_path)), host="127.0.0.1", port=port, log_level="warning"
     )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 
 from backend.main import create_app
 from core.config import Settings
 
 from .helpers import API, ask, documents, upload
+
+ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
 
 
 def test_uploaded_documents_and_history_survive_a_restart(store_settings: Settings) -> None:
@@ -33,7 +39,19 @@ def test_uploaded_documents_and_history_survive_a_restart(store_settings: Settin
     assert history["count"] == 2
 
 
-def test_sample_data_is_not_ingested_again_on_restart(sample_settings) -> None:
+def test_sample_data_is_not_ingested_again_on_restart(
+    sample_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-ingesting unchanged files would leave the rows as they were (same content hash),
+    # so the folders that start-up reads are recorded too: none, once the index exists.
+    ingested: list[str] = []
+    real = ingest.ingest_paths
+
+    async def recording(paths: Any, **kwargs: Any) -> Any:
+        ingested.append(kwargs["company_id"])
+        return await real(paths, **kwargs)
+
+    monkeypatch.setattr(ingest, "ingest_paths", recording)
     with TestClient(create_app(sample_settings)) as client:
         before = {d["id"]: d["updated_at"] for d in documents(client, "acme-corp")}
         chunks = client.app.state.vector_store.count("acme-corp")
@@ -43,6 +61,7 @@ def test_sample_data_is_not_ingested_again_on_restart(sample_settings) -> None:
         assert client.app.state.vector_store.count("acme-corp") == chunks
 
     assert after == before
+    assert ingested == []
 
 
 def test_start_up_loads_every_sample_company(sample_client: TestClient) -> None:

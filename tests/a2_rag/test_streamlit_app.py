@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,14 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from backend.main import create_app
 from core.config import PROJECT_ROOT, Settings
+from tests.support import free_port
 
 APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and send a signed webhook whose score lands on the contact."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,15 +14,9 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from tests.a3_saas.helpers import saas_test_settings
-from tests.support import make_settings
+from tests.support import free_port, make_settings
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_apps" / "03_saas_app.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -32,7 +25,7 @@ def live_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
     app = create_app(make_settings(tmp_path))
     app.state.saas_settings = saas_test_settings(WEBHOOK_WORKER_ENABLED=True)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -248,21 +248,46 @@ def test_only_dead_or_failed_events_can_be_replayed(api: Api) -> None:
     assert response.status_code == 409
 
 
+def _lose_its_worker(api: Api, tenant: TenantHandle, event_id: str, *, attempts: int) -> None:
+    """Leave the event as a worker that died inside a job does: processing, lease expired."""
+    with api.runtime.tenant_db(uuid.UUID(tenant.id)) as db:
+        event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+        event.status, event.attempts = "processing", attempts
+        event.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.add(event)
+        db.commit()
+
+
 def test_an_event_whose_worker_died_is_taken_again_when_its_lease_expires(api: Api) -> None:
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
     api.send_webhook(tenant, contact["id"], event_id="msg_orphan")
-    with api.runtime.tenant_db(uuid.UUID(tenant.id)) as db:
-        event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == "msg_orphan"))
-        event.status, event.attempts = "processing", 1
-        event.next_attempt_at = utcnow() - timedelta(seconds=1)
-        db.session.add(event)
-        db.commit()
+    _lose_its_worker(api, tenant, "msg_orphan", attempts=1)
 
     api.drain()
 
     event = _event(api, tenant, "msg_orphan")
     assert (event["status"], event["attempts"]) == ("done", 2)
+
+
+def test_an_event_whose_workers_keep_dying_is_dead_lettered_when_its_attempts_are_spent(
+    api: Api,
+) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    api.send_webhook(tenant, contact["id"], event_id="msg_poison")
+    # Three claims so far (the limit), the last one's worker lost with its lease.
+    _lose_its_worker(api, tenant, "msg_poison", attempts=3)
+
+    api.drain()
+
+    dead = api.get("/webhooks/events?status=dead", headers=tenant.headers).json()["data"]
+    assert [(e["event_id"], e["attempts"]) for e in dead] == [("msg_poison", 3)]
+    assert "worker" in dead[0]["last_error"]
+    contact_now = api.get(f"/crm/contacts/{contact['id']}", headers=tenant.headers).json()
+    assert contact_now["ai_score"] is None
+    actions = [e["action"] for e in api.get("/audit", headers=tenant.headers).json()["data"]]
+    assert "webhook.dead_lettered" in actions
 
 
 def test_events_left_pending_are_processed_by_the_worker_after_a_restart(

@@ -26,10 +26,10 @@ from tests.browser.webdriver import (
     Browser,
     button,
     field,
-    free_port,
     stop_process_group,
     tab,
 )
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"

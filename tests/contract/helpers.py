@@ -484,16 +484,20 @@ def send_webhook(
     secret: str | None = None,
     tenant_id: str | None = None,
     body: bytes | None = None,
+    signature: str | None = None,
 ) -> httpx.Response:
-    """POST a signed `contact.updated` delivery; override any part to forge a bad one."""
+    """POST a signed `contact.updated` delivery; override any part to forge a bad one
+    (`signature` replaces the `webhook-signature` header as a whole)."""
     msg_id = msg_id or unique("msg")
     timestamp = int(time.time()) if timestamp is None else timestamp
     body = body if body is not None else webhook_body(tenant_id or tenant.id, str(contact_id))
+    if signature is None:
+        signature = sign_webhook(secret or tenant.webhook_secret, msg_id, timestamp, body)
     headers = {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_webhook(secret or tenant.webhook_secret, msg_id, timestamp, body),
+        "webhook-signature": signature,
     }
     return api.post(f"{A3}/webhooks/crm/contact.updated", content=body, headers=headers)
 

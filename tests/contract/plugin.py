@@ -58,28 +58,22 @@ IN_PROCESS_ENV = {
 # --- options and markers ------------------------------------------------------------------
 
 
-def add_options(parser: pytest.Parser) -> None:
-    """Register the suite's options once, whichever of plugin and conftest comes first."""
-    group = parser.getgroup("contract", "black-box contract suite (tests/contract)")
-    known = {name for option in group.options for name in option.names()}
-    if "--base-url" not in known:
-        group.addoption(
-            "--base-url",
-            default=os.environ.get("CONTRACT_BASE_URL") or None,
-            help="run the contract suite against this server (default: the app in-process; "
-            "env CONTRACT_BASE_URL)",
-        )
-    if "--hidden" not in known:
-        group.addoption(
-            "--hidden",
-            default=os.environ.get("GRADER_HIDDEN_DIR") or None,
-            help="a folder of hidden tests (test_*.py) and eval sets (evals/) to run with the "
-            "suite (env GRADER_HIDDEN_DIR)",
-        )
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
+    # Called once however the plugin is loaded (-p, conftest, pytest_plugins): pytest
+    # registers a module once under its name.
+    group = parser.getgroup("contract", "black-box contract suite (tests/contract)")
+    group.addoption(
+        "--base-url",
+        default=os.environ.get("CONTRACT_BASE_URL") or None,
+        help="run the contract suite against this server (default: the app in-process; "
+        "env CONTRACT_BASE_URL)",
+    )
+    group.addoption(
+        "--hidden",
+        default=os.environ.get("GRADER_HIDDEN_DIR") or None,
+        help="a folder of hidden tests (test_*.py) and eval sets (evals/) to run with the "
+        "suite (env GRADER_HIDDEN_DIR)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,10 +7,10 @@ The starter is generated once into a temporary folder and run with this venv's i
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from backend.main import create_app
-from tests.support import make_settings
+from tests.support import free_port, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # One contract test per assessment, plus the OpenAPI check that must pass in both trees.
@@ -115,12 +115,6 @@ def starter_env(starter: Path, data_dir: Path, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +231,18 @@ def test_starter_leaves_out_the_solution_and_keeps_the_scaffolding(starter: Path
     assert "## Decisions" not in readme
     design = (starter / "assessments/03_saas_ai_agent/design.md").read_text()
     assert "TODO" in design
+
+
+def test_starter_benchmarks_find_the_modules_they_import(starter: Path) -> None:
+    # A benchmark runs as `python bench/x.py`, so its sibling modules are plain imports.
+    for bench in (starter / "bench").glob("*.py"):
+        for node in ast.walk(ast.parse(bench.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if (ROOT / "bench" / f"{name}.py").is_file():
+                    assert (starter / "bench" / f"{name}.py").is_file(), f"{bench.name}: {name}"
 
 
 def test_starter_serves_the_reference_openapi(starter_server: str, tmp_path: Path) -> None:

@@ -13,14 +13,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 from kombu import Connection
+
+from tests.contract.helpers import wait_for
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings a subprocess must not inherit from the developer's shell (nor any SAAS_*).
@@ -34,24 +35,6 @@ _SCRUBBED = {
     "VECTOR_STORE",
     "PGVECTOR_DATABASE_URL",
 }
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def process_env(data_dir: Path, **settings: str) -> dict[str, str]:

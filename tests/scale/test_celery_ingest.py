@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from backend.main import create_app
 from core.config import Settings
 from tests.a2_rag.helpers import API, ask, documents, upload
-from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env, wait_for
+from tests.contract.helpers import wait_for
+from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
 
@@ -87,11 +88,12 @@ def _job(client: TestClient, job_id: str) -> dict:
 
 def _finished(client: TestClient, job_id: str, *, timeout: float, what: str) -> dict:
     """The job once it is done or failed."""
-    return wait_for(
-        lambda: _job(client, job_id)["status"] in ("done", "failed") and _job(client, job_id),
-        timeout=timeout,
-        what=what,
-    )
+
+    def finished() -> dict | None:
+        job = _job(client, job_id)
+        return job if job["status"] in ("done", "failed") else None
+
+    return wait_for(finished, timeout=timeout, what=what)
 
 
 def test_a_large_upload_is_ingested_by_a_worker_process(

@@ -17,13 +17,8 @@ from typing import Any
 import pytest
 
 from tests.a3_saas.helpers import Api, TenantHandle, build_client, saas_module, saas_test_settings
-from tests.scale.support import (
-    TcpProxy,
-    broker_queue,
-    celery_worker,
-    process_env,
-    wait_for,
-)
+from tests.contract.helpers import wait_for
+from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
 

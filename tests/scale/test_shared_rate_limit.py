@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import redis
 
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
-from tests.scale.support import Process, free_port, process_env, wait_for
+from tests.contract.helpers import A3, Api, create_tenant, wait_for
+from tests.scale.support import Process, process_env
 from tests.services import redis_url
+from tests.support import free_port
 
-API = "/api/03-saas"
 LIMIT = 10
 
 
@@ -37,7 +37,6 @@ def api_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
             lambda: _healthy(url) or server.popen.poll() is not None,
             timeout=60,
             what=f"uvicorn on :{port}",
-            every=0.2,
         )
         assert server.popen.poll() is None, server.output()
         yield url
@@ -50,27 +49,6 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _tenant_admin_headers(url: str) -> tuple[str, dict[str, str]]:
-    """A new starter tenant, created through one process; its id and its admin's headers."""
-    with httpx.Client(base_url=url + API, timeout=30) as client:
-        admin = {"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
-        platform = client.post("/auth/token", json=admin).json()["access_token"]
-        tenant = client.post(
-            "/tenants",
-            headers={"Authorization": f"Bearer {platform}"},
-            json={
-                "name": "Shared Limits Ltd",
-                "subscription_tier": "starter",
-                "admin_email": "admin@shared-limits.example",
-                "admin_password": "admin-password-1",
-            },
-        )
-        assert tenant.status_code == 201, tenant.text
-        login = {"email": "admin@shared-limits.example", "password": "admin-password-1"}
-        token = client.post("/auth/token", json=login).json()["access_token"]
-    return tenant.json()["id"], {"Authorization": f"Bearer {token}"}
 
 
 def test_two_api_processes_share_one_tenant_limit_through_redis(tmp_path: Path) -> None:
@@ -90,11 +68,14 @@ def test_two_api_processes_share_one_tenant_limit_through_redis(tmp_path: Path) 
         first = servers.enter_context(api_process(env, tmp_path / "api-1.log"))
         second = servers.enter_context(api_process(env, tmp_path / "api-2.log"))
         try:
-            tenant_id, headers = _tenant_admin_headers(first)
+            # Created through one process; its admin then reads through both.
+            with httpx.Client(base_url=first, timeout=30) as client:
+                tenant = create_tenant(Api(client, first, in_process=False), tier="starter")
+            tenant_id, headers = tenant.id, {"Authorization": f"Bearer {tenant.token}"}
             targets = [first, second] * 8
 
             def read_leads(url: str) -> httpx.Response:
-                return httpx.get(f"{url}{API}/leads", headers=headers, timeout=30)
+                return httpx.get(f"{url}{A3}/leads", headers=headers, timeout=30)
 
             with ThreadPoolExecutor(max_workers=len(targets)) as pool:
                 responses = list(pool.map(read_leads, targets))

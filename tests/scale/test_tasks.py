@@ -8,7 +8,6 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,13 +18,11 @@ from celery.exceptions import Retry
 from core import tasks
 from core.database import check_database
 from core.tasks import InProcessRunner, RetryLater, task
-from tests.a3_saas.helpers import Api, build_client, saas_module, saas_test_settings
-from tests.scale.support import ROOT, free_port, process_env
-from tests.support import make_settings
+from tests.a3_saas.helpers import build_client, saas_module, saas_test_settings
+from tests.scale.support import ROOT, process_env
+from tests.support import free_port, make_settings
 
 PROCESS_EVENT = saas_module("webhooks.tasks").PROCESS_EVENT
-WebhookEvent = saas_module("webhooks.models").WebhookEvent
-utcnow = saas_module("db").utcnow
 
 runs: Counter[str] = Counter()
 running = {"now": 0, "most": 0}
@@ -209,30 +206,3 @@ def test_a_celery_worker_refuses_to_start_naming_the_setting_that_does_not_answe
     what = "database" if setting == "DATABASE_URL" else "broker"
     assert worker.returncode != 0
     assert f"Celery worker not started: The {what} at {setting}=" in worker.stderr
-
-
-def test_an_event_whose_workers_keep_dying_is_dead_lettered_when_its_attempts_are_spent(
-    tmp_path: Path,
-) -> None:
-    with build_client(make_settings(tmp_path), saas_test_settings()) as client:
-        api = Api(client)
-        tenant = api.create_tenant()
-        contact = api.create_contact(tenant)
-        api.send_webhook(tenant, contact["id"], event_id="msg_poison")
-        with api.runtime.tenant_db(uuid.UUID(tenant.id)) as db:
-            event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == "msg_poison"))
-            # Three claims so far (the limit), the last one's worker lost with its lease.
-            event.status, event.attempts = "processing", 3
-            event.next_attempt_at = utcnow() - timedelta(seconds=1)
-            db.session.add(event)
-            db.commit()
-
-        api.drain()
-
-        dead = api.get("/webhooks/events?status=dead", headers=tenant.headers).json()["data"]
-        assert [(e["event_id"], e["attempts"]) for e in dead] == [("msg_poison", 3)]
-        assert "worker" in dead[0]["last_error"]
-        contact_now = api.get(f"/crm/contacts/{contact['id']}", headers=tenant.headers).json()
-        assert contact_now["ai_score"] is None
-        actions = [e["action"] for e in api.get("/audit", headers=tenant.headers).json()["data"]]
-        assert "webhook.dead_lettered" in actions

@@ -45,14 +45,7 @@ class LeadQualifier(AIAgent[LeadProfile, Qualification]):
             {name: j["score"] for name, j in judged.items()},
             {name: j["reason"].strip().rstrip(".") for name, j in judged.items()},
         )
-        return StepOutcome(
-            value=qualification,
-            provider=result.provider,
-            model=result.model,
-            raw_output=result.raw,
-            usage=result.usage,
-            extra={"prompt_version": system.version},
-        )
+        return StepOutcome.from_llm(result, qualification, prompt_version=system.version)
 
     async def run_local(self, input: LeadProfile) -> StepOutcome[Qualification]:
         return StepOutcome(

@@ -33,14 +33,7 @@ class ReplyAgent(AIAgent[ReplyInput, str]):
             sender=input.sender, lead=lead, thread=input.thread
         )
         result = await self.llm.complete_text(system=system.text, user=user, model=self.model)
-        return StepOutcome(
-            value=result.value.strip(),
-            provider=result.provider,
-            model=result.model,
-            raw_output=result.raw,
-            usage=result.usage,
-            extra={"prompt_version": system.version},
-        )
+        return StepOutcome.from_llm(result, result.value.strip(), prompt_version=system.version)
 
     async def run_local(self, input: ReplyInput) -> StepOutcome[str]:
         template = load_prompt(PROMPTS, "reply_local.txt")
