@@ -13,6 +13,7 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -32,7 +33,7 @@ from core.database import (
 from core.embedding_cache import connect_embedding_cache
 from core.embedding_client import create_embedding_client
 from core.exceptions import register_exception_handlers
-from core.llm_client import create_llm_client
+from core.llm_client import LLMClient, create_llm_client
 from core.logger import configure_logging
 from core.vector_store import create_vector_store
 
@@ -50,6 +51,27 @@ def _load_routers() -> list[tuple[ModuleType, str]]:
         (importlib.import_module(f"{package}.routers"), prefix)
         for package, prefix in ASSESSMENTS.items()
     ]
+
+
+def _llm_health(settings: Settings, llm: LLMClient | None) -> dict[str, Any]:
+    """The LLM in use; for a real one, the structured-output mode it has settled on."""
+    if llm is None:
+        return {
+            "provider": settings.llm_provider,
+            "model": "local-rules",
+            "structured_output": None,
+        }
+    return {
+        "provider": settings.llm_provider,
+        "model": llm.model,
+        # json_object once the server has refused json_schema (remembered until a restart).
+        "structured_output": llm.structured_output,
+        "timeouts_seconds": {
+            "connect": settings.LLM_CONNECT_TIMEOUT_SECONDS,
+            "read": settings.LLM_READ_TIMEOUT_SECONDS,
+        },
+        "circuit": llm.circuit.state,
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -131,10 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "version": VERSION,
             "environment": settings.ENVIRONMENT,
             "providers": {
-                "llm": {
-                    "provider": settings.llm_provider,
-                    "model": llm.model if llm is not None else "local-rules",
-                },
+                "llm": _llm_health(settings, llm),
                 "embedding": {
                     "provider": state.embedder.provider,
                     "model": state.embedder.model,

@@ -47,6 +47,7 @@ class StepOutcome(Generic[T]):
         """`value`, read from an LLM call's `result`, with the call's provenance."""
         if prompt_version is not None:
             extra["prompt_version"] = prompt_version
+        extra["llm_attempts"] = list(result.attempt_log)
         return cls(
             value=value,
             provider=result.provider,
@@ -74,6 +75,8 @@ async def run_step(
             outcome = await local()
             outcome.fallback = True
             outcome.fallback_reason = f"{exc.code}: {exc.message}"
+            if exc.attempt_log:
+                outcome.extra["llm_attempts"] = list(exc.attempt_log)
         else:
             AI_STEP_RUNS.labels(step=name, provider=outcome.provider, outcome="ok").inc()
             _meter(outcome)

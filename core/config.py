@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +47,14 @@ class Settings(BaseSettings):
     OPENAI_EMBEDDING_MODEL: str = "text-embedding-3-small"
     OPENAI_EMBEDDING_DIMENSIONS: int = 1536
     OPENAI_EMBEDDING_BATCH_SIZE: int = 256
-    LLM_TIMEOUT_SECONDS: float = 30.0
+    # Short: a server that is down is found at once. Long: a local model on a CPU writes a few
+    # tokens a second, and a non-streamed answer arrives only when it is complete.
+    LLM_CONNECT_TIMEOUT_SECONDS: float = Field(5.0, gt=0)
+    LLM_READ_TIMEOUT_SECONDS: float = Field(
+        120.0,
+        gt=0,
+        validation_alias=AliasChoices("LLM_READ_TIMEOUT_SECONDS", "LLM_TIMEOUT_SECONDS"),
+    )
     LLM_MAX_ATTEMPTS: int = 3
     LLM_RETRY_WAIT_INITIAL_SECONDS: float = 0.5
     LLM_RETRY_WAIT_MAX_SECONDS: float = 8.0

@@ -7,6 +7,7 @@ Services raise these; routers never build error responses by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -80,6 +81,8 @@ class LLMException(AppException):
 
     status_code = 502
     code = "llm_unavailable"
+    # Each HTTP request the call made and what came of it, for the step's audit (never a body).
+    attempt_log: Sequence[dict[str, Any]] = ()
 
 
 def error_body(code: str, message: str, request_id: str | None, details: Any = None) -> dict:

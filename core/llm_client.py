@@ -2,14 +2,18 @@
 
 Works with OpenAI and any OpenAI-compatible server (`OPENAI_BASE_URL`: vLLM,
 Ollama, llama.cpp). Every call goes through a circuit breaker, retries
-transient failures with tenacity (the SDK's own retries are off), records
-token usage and an estimated cost, and fails with an `LLMException` whose code
-says why. Prompts and completions are never logged: they carry personal data.
+transport failures (connection errors, timeouts, 429, 5xx) with tenacity (the
+SDK's own retries are off), records token usage and an estimated cost, and
+fails with an `LLMException` whose code says why. JSON answers adapt to the
+server (`core/structured_output.py`): a refused `json_schema` is asked again at
+once in JSON mode, and an answer that does not validate gets one re-ask with
+its validation errors. Each HTTP request is noted in the result's
+`attempt_log` for the caller's audit. Prompts and completions are never
+logged: they carry personal data.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +38,18 @@ from tenacity import (
 
 from core.config import Settings
 from core.exceptions import LLMException
+from core.structured_output import (
+    MAX_RAW_IN_ATTEMPT,
+    REASK_PROMPT,
+    STRUCTURED_OUTPUT_MEMORY,
+    StructuredOutput,
+    StructuredOutputMemory,
+    is_response_format_refusal,
+    json_schema_format,
+    parse,
+    validation_brief,
+    with_schema_instructions,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +57,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 CircuitState = Literal["closed", "open", "half_open"]
-StructuredOutput = Literal["json_schema", "json_object"]
+# How a request asked for its answer: the two structured-output modes, plain text, a stream.
+RequestMode = Literal["json_schema", "json_object", "text", "stream"]
 
 # USD per 1M (input, output) tokens.
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
@@ -52,15 +69,10 @@ PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
     "gpt-4.1-nano": (0.10, 0.40),
 }
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-_CODE_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 # A breaker protects against an unusable provider, not against one bad prompt.
 _NOT_PROVIDER_FAILURES = {"llm_invalid_output", "llm_bad_request"}
 # Errors raised mid-stream come straight from httpx, not wrapped by the SDK.
 _PROVIDER_ERRORS = (openai.OpenAIError, httpx.TransportError)
-_REPAIR_PROMPT = (
-    "Your previous reply was not valid: {error}\n"
-    "Reply again with the corrected JSON object only, no prose and no code fences."
-)
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,8 @@ class LLMUsage:
 
 @dataclass(frozen=True)
 class LLMResult(Generic[T]):
-    """One answer. `attempts` counts every HTTP request made for it (retries, repair)."""
+    """One answer. `attempts` counts every HTTP request made for it (retries, re-ask);
+    `attempt_log` says what each one was sent and what came of it (for audits, never logs)."""
 
     value: T
     raw: str
@@ -93,6 +106,7 @@ class LLMResult(Generic[T]):
     attempts: int
     repaired: bool = False
     provider: str = "openai"
+    attempt_log: tuple[dict[str, Any], ...] = ()
 
 
 def estimate_cost(*, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -182,10 +196,25 @@ class _CallRecord:
     usage: LLMUsage | None = None
     model: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    attempt_log: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, *, model: str, usage: LLMUsage) -> None:
         self.model = model
         self.usage = usage if self.usage is None else self.usage + usage
+
+    def note(self, mode: RequestMode, outcome: str, exc: BaseException | None = None) -> None:
+        entry: dict[str, Any] = {"mode": mode, "outcome": outcome}
+        if isinstance(exc, openai.APIStatusError):
+            entry["status_code"] = exc.status_code
+        if exc is not None:
+            entry["error"] = type(exc).__name__
+        self.attempt_log.append(entry)
+
+    def note_invalid(self, raw: str, error: ValidationError) -> None:
+        """The last answer arrived but did not validate: keep why, and what it said."""
+        self.attempt_log[-1].update(
+            outcome="invalid", error=validation_brief(error), raw=raw[:MAX_RAW_IN_ATTEMPT]
+        )
 
 
 class LLMClient:
@@ -199,12 +228,15 @@ class LLMClient:
         *,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        memory: StructuredOutputMemory = STRUCTURED_OUTPUT_MEMORY,
     ) -> None:
         self.model = settings.OPENAI_CHAT_MODEL
         self._openai = openai_sdk(settings, http_client=http_client)
         self._owns_http_client = http_client is None
         self._retry = RetryPolicy(settings)
-        self._structured_output: StructuredOutput = settings.LLM_STRUCTURED_OUTPUT
+        self._configured_output: StructuredOutput = settings.LLM_STRUCTURED_OUTPUT
+        self._memory = memory
+        self._server = str(self._openai.base_url)
         self._circuit = CircuitBreaker(
             failure_threshold=settings.LLM_CIRCUIT_FAILURE_THRESHOLD,
             reset_seconds=settings.LLM_CIRCUIT_RESET_SECONDS,
@@ -216,9 +248,14 @@ class LLMClient:
         return self._circuit
 
     @property
+    def server(self) -> str:
+        """The server's base URL: what the structured-output memory is keyed by."""
+        return self._server
+
+    @property
     def structured_output(self) -> StructuredOutput:
-        """`json_object` once the server has refused `json_schema`."""
-        return self._structured_output
+        """The mode JSON requests use: `json_object` once this server has refused `json_schema`."""
+        return self._memory.mode_for(self._server, self._configured_output)
 
     async def complete_json(
         self,
@@ -230,7 +267,12 @@ class LLMClient:
         temperature: float = 0.0,
         max_tokens: int | None = None,
     ) -> LLMResult[BaseModelT]:
-        """A JSON answer parsed into `schema`, with one repair round for invalid output."""
+        """A JSON answer validated into `schema`.
+
+        An answer that does not validate gets one re-ask showing the model its
+        Pydantic errors (as `instructor` does); a second invalid answer raises
+        `llm_invalid_output`, so the step falls back to its local implementation.
+        """
         model = model or self.model
         async with self._guarded("complete_json", model) as record:
             messages = [
@@ -240,17 +282,20 @@ class LLMClient:
             params = {"model": model, "temperature": temperature, "max_tokens": max_tokens}
             raw = await self._json_request(record, messages=messages, schema=schema, **params)
             try:
-                value = _parse(raw, schema)
+                value = parse(raw, schema)
                 repaired = False
             except ValidationError as first_error:
+                record.note_invalid(raw, first_error)
+                reask = REASK_PROMPT.format(error=validation_brief(first_error))
                 messages += [
                     {"role": "assistant", "content": raw},
-                    {"role": "user", "content": _REPAIR_PROMPT.format(error=_brief(first_error))},
+                    {"role": "user", "content": reask},
                 ]
                 raw = await self._json_request(record, messages=messages, schema=schema, **params)
                 try:
-                    value = _parse(raw, schema)
+                    value = parse(raw, schema)
                 except ValidationError as second_error:
+                    record.note_invalid(raw, second_error)
                     raise LLMException(
                         f"The LLM returned invalid {schema.__name__} JSON twice",
                         code="llm_invalid_output",
@@ -273,6 +318,7 @@ class LLMClient:
         async with self._guarded("complete_text", model) as record:
             completion = await self._request(
                 record,
+                mode="text",
                 model=model,
                 messages=[
                     {"role": "system", "content": system},
@@ -294,7 +340,12 @@ class LLMClient:
         model: str | None = None,
         temperature: float = 0.2,
     ) -> AsyncIterator[str]:
-        """Content deltas as they arrive. Retries happen only before the first token."""
+        """Content deltas as they arrive.
+
+        Retries happen only before the first token: once the server has started
+        writing the answer, a failure (a read timeout between two tokens included)
+        ends the stream, because a retry would start the generation over.
+        """
         model = model or self.model
         async with self._guarded("stream_text", model) as record:
             messages = [
@@ -320,7 +371,9 @@ class LLMClient:
                     raise
                 return stream, None
 
-            stream, first = await self._retrying(open_stream, record=record, model=model)
+            stream, first = await self._retrying(
+                open_stream, record=record, model=model, mode="stream"
+            )
             try:
                 if first is None:
                     raise LLMException(
@@ -332,6 +385,7 @@ class LLMClient:
                     if delta := _delta(chunk):
                         yield delta
             except _PROVIDER_ERRORS as exc:
+                record.attempt_log[-1].update(outcome="interrupted", error=type(exc).__name__)
                 raise as_llm_exception(exc, model=model, attempts=record.attempts) from None
             finally:
                 await stream.close()
@@ -348,22 +402,24 @@ class LLMClient:
         schema: type[BaseModel],
         **params: Any,
     ) -> str:
-        if self._structured_output == "json_schema":
+        if self.structured_output == "json_schema":
             try:
                 completion = await self._request(
                     record,
+                    mode="json_schema",
                     messages=messages,
-                    response_format=_json_schema_format(schema),
-                    may_refuse_json_schema=True,
+                    response_format=json_schema_format(schema),
                     **params,
                 )
                 return _content(completion)
             except _JsonSchemaUnsupported:
+                # Asked again at once in JSON mode: the refusal is no failure of the server's.
                 log.warning("llm_json_schema_unsupported", model=params["model"])
-                self._structured_output = "json_object"
+                self._memory.remember_json_object_only(self._server)
         completion = await self._request(
             record,
-            messages=[_with_schema_instructions(messages[0], schema), *messages[1:]],
+            mode="json_object",
+            messages=[with_schema_instructions(messages[0], schema), *messages[1:]],
             response_format={"type": "json_object"},
             **params,
         )
@@ -373,9 +429,9 @@ class LLMClient:
         self,
         record: _CallRecord,
         *,
+        mode: RequestMode,
         model: str,
         max_tokens: int | None = None,
-        may_refuse_json_schema: bool = False,
         **params: Any,
     ) -> ChatCompletion:
         if max_tokens is not None:
@@ -384,9 +440,7 @@ class LLMClient:
         async def send() -> ChatCompletion:
             return await self._openai.chat.completions.create(model=model, **params)
 
-        completion = await self._retrying(
-            send, record=record, model=model, may_refuse_json_schema=may_refuse_json_schema
-        )
+        completion = await self._retrying(send, record=record, model=model, mode=mode)
         served_by = completion.model or model
         record.add(model=served_by, usage=_usage(served_by, completion.usage))
         return completion
@@ -397,20 +451,33 @@ class LLMClient:
         *,
         record: _CallRecord,
         model: str,
-        may_refuse_json_schema: bool = False,
+        mode: RequestMode,
     ) -> R:
-        """`send()` with retries on transient errors; every attempt is counted on `record`."""
+        """`send()` with retries on transport errors; every attempt is counted on `record`.
+
+        A refused `response_format` is never retried: the same request would be
+        refused again, and a JSON-mode request is what the server needs instead.
+        """
+        structured = mode in ("json_schema", "json_object")
         attempts = 0
         try:
-            async for attempt in self._retry.retrying():
+            async for attempt in self._retry.retrying(structured=structured):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    result = await send()
+                    try:
+                        result = await send()
+                    except _PROVIDER_ERRORS as exc:
+                        refused = structured and is_response_format_refusal(exc)
+                        record.note(mode, "refused" if refused else "failed", exc)
+                        raise
+                    record.note(mode, "ok")
         except _PROVIDER_ERRORS as exc:
-            if may_refuse_json_schema and _is_json_schema_refusal(exc):
+            if mode == "json_schema" and is_response_format_refusal(exc):
                 raise _JsonSchemaUnsupported from exc
             total = record.attempts + attempts
-            raise as_llm_exception(exc, model=model, attempts=total) from None
+            raise as_llm_exception(
+                exc, model=model, attempts=total, structured=structured
+            ) from None
         finally:
             record.attempts += attempts
         return result
@@ -424,6 +491,7 @@ class LLMClient:
             self._circuit.before_call()
             yield record
         except LLMException as exc:
+            exc.attempt_log = list(record.attempt_log)
             if exc.code != "llm_circuit_open":
                 if exc.code in _NOT_PROVIDER_FAILURES:
                     self._circuit.record_success()
@@ -448,6 +516,8 @@ class LLMClient:
             provider=self.provider,
             model=record.model,
             attempts=record.attempts,
+            # Modes and outcomes only: an attempt's raw answer carries personal data.
+            requests=[f"{entry['mode']}:{entry['outcome']}" for entry in record.attempt_log],
             # Nested so the log masker's "token" rule does not redact counts.
             usage={
                 "prompt": usage.prompt_tokens if usage else 0,
@@ -475,6 +545,7 @@ class LLMClient:
             attempts=record.attempts,
             repaired=repaired,
             provider=self.provider,
+            attempt_log=tuple(record.attempt_log),
         )
 
 
@@ -486,43 +557,13 @@ def create_llm_client(settings: Settings) -> LLMClient | None:
 
 
 class _JsonSchemaUnsupported(Exception):
-    """The server refused `response_format: json_schema` (older vLLM, Ollama, ...)."""
-
-
-def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
-    name = re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64]
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": name, "schema": schema.model_json_schema(), "strict": False},
-    }
-
-
-def _with_schema_instructions(message: dict[str, str], schema: type[BaseModel]) -> dict[str, str]:
-    # JSON mode does not carry the schema (and OpenAI requires the word "JSON" in the prompt).
-    schema_json = json.dumps(schema.model_json_schema())
-    instructions = f"\n\nRespond with one JSON object that matches this JSON schema:\n{schema_json}"
-    return {**message, "content": message["content"] + instructions}
+    """The server refused `response_format: json_schema` (llama-cpp-python, older vLLM, ...)."""
 
 
 def _content(completion: ChatCompletion) -> str:
     if not completion.choices:
         return ""
     return completion.choices[0].message.content or ""
-
-
-def _parse(raw: str, schema: type[BaseModelT]) -> BaseModelT:
-    text = raw.strip()
-    if fenced := _CODE_FENCE.match(text):
-        text = fenced.group(1)
-    return schema.model_validate_json(text)
-
-
-def _brief(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or 'document'}: {err['msg']}"
-        for err in error.errors(include_url=False, include_input=False)
-    ]
-    return "; ".join(problems[:10])
 
 
 def _delta(chunk: ChatCompletionChunk) -> str | None:
@@ -544,7 +585,11 @@ def openai_sdk(settings: Settings, *, http_client: httpx.AsyncClient | None) -> 
         # Local OpenAI-compatible servers take any key, but the SDK insists on one.
         api_key=api_key or "not-needed",
         base_url=settings.OPENAI_BASE_URL,
-        timeout=settings.LLM_TIMEOUT_SECONDS,
+        # A short connect timeout finds a server that is down fast; the read timeout is the
+        # longest wait for the next bytes, i.e. for a whole answer when it is not streamed.
+        timeout=httpx.Timeout(
+            settings.LLM_READ_TIMEOUT_SECONDS, connect=settings.LLM_CONNECT_TIMEOUT_SECONDS
+        ),
         max_retries=0,
         http_client=http_client,
     )
@@ -562,11 +607,18 @@ class RetryPolicy:
             multiplier=settings.LLM_RETRY_WAIT_INITIAL_SECONDS, max=self.wait_max
         )
 
-    def retrying(self) -> AsyncRetrying:
+    def retrying(self, *, structured: bool = False) -> AsyncRetrying:
+        """`structured`: the request asks for a `response_format`, which a server may refuse."""
+
+        def transient(exc: BaseException) -> bool:
+            if structured and is_response_format_refusal(exc):
+                return False
+            return is_transient_error(exc)
+
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self.wait,
-            retry=retry_if_exception(is_transient_error),
+            retry=retry_if_exception(transient),
             reraise=True,
         )
 
@@ -590,13 +642,6 @@ def _is_quota_error(exc: openai.APIStatusError) -> bool:
     return "insufficient_quota" in (exc.code, exc.type)
 
 
-def _is_json_schema_refusal(exc: Exception) -> bool:
-    if not isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-        return False
-    text = f"{exc.message} {exc.body}".lower()
-    return "json_schema" in text or "response_format" in text
-
-
 def retry_after_seconds(exc: BaseException | None) -> float | None:
     if not isinstance(exc, openai.APIStatusError):
         return None
@@ -611,7 +656,9 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
     return None
 
 
-def as_llm_exception(exc: Exception, *, model: str, attempts: int) -> LLMException:
+def as_llm_exception(
+    exc: Exception, *, model: str, attempts: int, structured: bool = False
+) -> LLMException:
     # The provider's message can echo part of the API key, so it is never passed on.
     details: dict[str, Any] = {
         "provider": "openai",
@@ -623,7 +670,10 @@ def as_llm_exception(exc: Exception, *, model: str, attempts: int) -> LLMExcepti
         details["status_code"] = exc.status_code
         if exc.code:
             details["provider_code"] = exc.code
-    code, message = _classify(exc, attempts)
+    if structured and is_response_format_refusal(exc):
+        code, message = "llm_bad_request", "The LLM server refused the response_format"
+    else:
+        code, message = _classify(exc, attempts)
     return LLMException(message, code=code, details=details)
 
 

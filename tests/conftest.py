@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.config import Settings
+from core.structured_output import STRUCTURED_OUTPUT_MEMORY
 from tests.support import make_settings
 
 AREAS = {
@@ -39,6 +40,12 @@ AREA_TITLES = {
 }
 
 pytest_plugins = ["tests.contract.plugin"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_structured_output_refusals() -> None:
+    """Mock servers share base URLs: one test's json_schema refusal must not shape the next."""
+    STRUCTURED_OUTPUT_MEMORY.clear()
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ class StepRecord:
     prompt_version: str | None = None
     confidence: float | None = None
     error: str | None = None
+    # Every request made to the LLM for this step; saved under `output.llm_attempts`.
+    llm_attempts: list[dict[str, Any]] | None = None
 
     def from_outcome(self, outcome: StepOutcome[Any]) -> None:
         """Provenance of an AI step; a fallback is recorded with the LLM's failure."""
@@ -42,9 +44,17 @@ class StepRecord:
         self.model = outcome.model
         self.raw_output = outcome.raw_output
         self.prompt_version = outcome.extra.get("prompt_version")
+        self.llm_attempts = outcome.extra.get("llm_attempts")
         if outcome.fallback:
             self.status = "fallback"
             self.error = outcome.fallback_reason
+
+    def row(self) -> dict[str, Any]:
+        """The `lead_audit` columns of this step."""
+        row = vars(self).copy()
+        if attempts := row.pop("llm_attempts"):
+            row["output"] = {**self.output, "llm_attempts": attempts}
+        return row
 
 
 class AuditTrail:
@@ -66,7 +76,7 @@ class AuditTrail:
         finally:
             self.rows.append(
                 {
-                    **vars(record),
+                    **record.row(),
                     "request_id": self.request_id,
                     "started_at": started_at,
                     "finished_at": utc_now(),

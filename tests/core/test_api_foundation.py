@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from backend.main import create_app
 from core.exceptions import AuthorizationException, LLMException
+from core.structured_output import STRUCTURED_OUTPUT_MEMORY
 from tests.support import fake_openai_key, make_settings
 
 
@@ -69,6 +70,25 @@ def test_health_reports_providers_and_database(client: TestClient) -> None:
     assert body["providers"]["llm"]["provider"] == "local"
     assert body["providers"]["embedding"]["provider"] == "local"
     assert body["providers"]["embedding"]["dimension"] == 384
+
+
+def test_health_reports_the_llm_model_and_its_structured_output_mode(tmp_path) -> None:
+    settings = make_settings(
+        tmp_path,
+        LLM_PROVIDER="openai",
+        OPENAI_BASE_URL="http://llm.test/v1",
+        OPENAI_CHAT_MODEL="qwen2.5-0.5b-instruct",
+        LLM_READ_TIMEOUT_SECONDS=300,
+    )
+    with TestClient(create_app(settings)) as client:
+        before = client.get("/health").json()["providers"]["llm"]
+        STRUCTURED_OUTPUT_MEMORY.remember_json_object_only(client.app.state.llm.server)
+        after = client.get("/health").json()["providers"]["llm"]
+
+    assert before["model"] == "qwen2.5-0.5b-instruct"
+    assert before["structured_output"] == "json_schema"
+    assert before["timeouts_seconds"] == {"connect": 5.0, "read": 300.0}
+    assert after["structured_output"] == "json_object"
 
 
 def test_metrics_exposes_prometheus_text(client: TestClient) -> None:

@@ -336,28 +336,150 @@ async def test_invalid_output_twice_raises_llm_invalid_output():
     assert caught.value.code == "llm_invalid_output"
 
 
-async def test_unsupported_json_schema_falls_back_to_json_mode_and_remembers():
-    refusal = error_reply(
+# What real servers answer to `response_format: {"type": "json_schema"}` when they lack it.
+LLAMA_CPP_PYTHON_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+)
+JSON_SCHEMA_REFUSALS = {
+    # llama-cpp-python's server: its route handler turns the request model's error into a 500.
+    "llama-cpp-python 500": lambda: error_reply(
+        500, message=LLAMA_CPP_PYTHON_REFUSAL, type_="internal_server_error"
+    ),
+    "the same 500 with only the message": lambda: httpx.Response(
+        500, text="Input should be 'text' or 'json_object'"
+    ),
+    "an OpenAI-style 400": lambda: error_reply(
         400,
         message="response_format type 'json_schema' is not supported by this server",
         type_="invalid_request_error",
-    )
-    server = FakeChatServer(refusal, chat_reply(GOOD_JSON))
-    client = make_client(server)
+    ),
+    "a FastAPI 422": lambda: httpx.Response(
+        422,
+        json={
+            "detail": [
+                {
+                    "type": "literal_error",
+                    "loc": ["body", "response_format", "type"],
+                    "msg": "Input should be 'text' or 'json_object'",
+                }
+            ]
+        },
+    ),
+}
 
-    first = await classify(client)
-    second = await classify(client)
 
-    assert (first.value, second.value) == (LeadIntent(intent="Sales", confidence=0.92),) * 2
-    assert len(server.requests) == 3
-    assert [server.body(i)["response_format"]["type"] for i in range(3)] == [
+@pytest.mark.parametrize("refusal", JSON_SCHEMA_REFUSALS.values(), ids=list(JSON_SCHEMA_REFUSALS))
+async def test_json_schema_refusal_is_asked_again_at_once_in_json_mode(refusal):
+    server = FakeChatServer(refusal(), chat_reply(GOOD_JSON))
+    client = make_client(server, LLM_CIRCUIT_FAILURE_THRESHOLD=1)
+
+    result = await classify(client)
+
+    assert result.value == LeadIntent(intent="Sales", confidence=0.92)
+    assert [server.body(i)["response_format"]["type"] for i in range(2)] == [
         "json_schema",
-        "json_object",
         "json_object",
     ]
     # JSON mode carries no schema, so the system prompt must.
     assert '"confidence"' in server.body(1)["messages"][0]["content"]
     assert client.structured_output == "json_object"
+    assert client.circuit.state == "closed"
+    assert [(a["mode"], a["outcome"]) for a in result.attempt_log] == [
+        ("json_schema", "refused"),
+        ("json_object", "ok"),
+    ]
+
+
+async def test_the_refusal_is_remembered_per_server_by_every_client():
+    server = FakeChatServer(JSON_SCHEMA_REFUSALS["llama-cpp-python 500"](), chat_reply(GOOD_JSON))
+    other_server = FakeChatServer(chat_reply(GOOD_JSON))
+    await classify(make_client(server))
+
+    await classify(make_client(server))
+    await classify(make_client(other_server, OPENAI_BASE_URL="http://other-llm.test/v1"))
+
+    assert [server.body(i)["response_format"]["type"] for i in range(3)] == [
+        "json_schema",
+        "json_object",
+        "json_object",
+    ]
+    assert other_server.body(0)["response_format"]["type"] == "json_schema"
+
+
+async def test_a_server_refusing_json_mode_too_is_a_bad_request_not_an_outage():
+    server = FakeChatServer(JSON_SCHEMA_REFUSALS["llama-cpp-python 500"]())
+    client = make_client(server, LLM_CIRCUIT_FAILURE_THRESHOLD=1)
+
+    with pytest.raises(LLMException) as caught:
+        await classify(client)
+
+    assert caught.value.code == "llm_bad_request"
+    assert len(server.requests) == 2
+    assert client.circuit.state == "closed"
+    assert [a["outcome"] for a in caught.value.attempt_log] == ["refused", "refused"]
+
+
+async def test_a_server_error_that_names_no_response_format_is_still_retried():
+    server = FakeChatServer(error_reply(500, message="CUDA out of memory"), chat_reply(GOOD_JSON))
+
+    result = await classify(make_client(server))
+
+    assert len(server.requests) == 2
+    assert [server.body(i)["response_format"]["type"] for i in range(2)] == ["json_schema"] * 2
+    assert [a["outcome"] for a in result.attempt_log] == ["failed", "ok"]
+    assert result.attempt_log[0]["status_code"] == 500
+
+
+async def test_answer_missing_a_field_is_asked_again_with_the_pydantic_error():
+    server = FakeChatServer(chat_reply('{"intent": "Sales"}'), chat_reply(GOOD_JSON))
+
+    result = await classify(make_client(server))
+
+    assert result.value == LeadIntent(intent="Sales", confidence=0.92)
+    assert result.repaired is True
+    reask = server.body(1)["messages"][-1]["content"]
+    assert "confidence: Field required" in reask
+    first, second = result.attempt_log
+    assert (first["outcome"], first["error"]) == ("invalid", "confidence: Field required")
+    assert first["raw"] == '{"intent": "Sales"}'
+    assert second["outcome"] == "ok"
+
+
+async def test_two_invalid_answers_raise_with_both_attempts_recorded():
+    server = FakeChatServer(chat_reply('{"intent": "Sales"}'))
+
+    with pytest.raises(LLMException) as caught:
+        await classify(make_client(server))
+
+    assert caught.value.code == "llm_invalid_output"
+    assert len(server.requests) == 2
+    assert [a["outcome"] for a in caught.value.attempt_log] == ["invalid", "invalid"]
+
+
+async def test_prose_around_the_json_object_is_ignored():
+    server = FakeChatServer(chat_reply(f"Here is the JSON you asked for:\n{GOOD_JSON}\nThanks!"))
+
+    result = await classify(make_client(server))
+
+    assert result.value.intent == "Sales"
+    assert len(server.requests) == 1
+
+
+async def test_requests_use_a_short_connect_and_a_long_read_timeout():
+    server = FakeChatServer(chat_reply(GOOD_JSON))
+    client = make_client(server, LLM_CONNECT_TIMEOUT_SECONDS=3, LLM_READ_TIMEOUT_SECONDS=300)
+
+    await classify(client)
+
+    timeout = server.requests[0].extensions["timeout"]
+    assert (timeout["connect"], timeout["read"]) == (3.0, 300.0)
+
+
+def test_the_old_timeout_setting_still_sets_the_read_timeout():
+    assert make_settings(LLM_TIMEOUT_SECONDS=240).LLM_READ_TIMEOUT_SECONDS == 240
+    assert make_settings().LLM_CONNECT_TIMEOUT_SECONDS < make_settings().LLM_READ_TIMEOUT_SECONDS
 
 
 async def test_text_request_refused_for_its_response_format_is_a_plain_bad_request():
@@ -505,6 +627,16 @@ async def test_stream_failure_after_the_first_token_is_not_retried():
     assert received == ["Hel"]
     assert caught.value.code == "llm_timeout"
     assert len(server.requests) == 1
+    assert caught.value.attempt_log[-1]["outcome"] == "interrupted"
+
+
+async def test_stream_read_timeout_before_the_first_token_is_retried():
+    server = FakeChatServer(httpx.ReadTimeout, sse_reply("Hi"))
+
+    deltas = [d async for d in make_client(server).stream_text(system="s", user="Say hi.")]
+
+    assert deltas == ["Hi"]
+    assert len(server.requests) == 2
 
 
 async def test_stream_text_failure_raises_llm_exception():
