@@ -113,6 +113,7 @@ ASSESSMENTS = (
                 drop=("fit_platt", "read_labeled"),
             ),
             Skeleton(f"{A1}/extraction.py"),
+            Skeleton(f"{A1}/grounding.py", build=("InputEvidence.*",)),
             Skeleton(f"{A1}/budget.py"),
             Skeleton(f"{A1}/contacts.py"),
             Skeleton(f"{A1}/names.py"),

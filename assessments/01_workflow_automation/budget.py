@@ -248,6 +248,28 @@ def parse_budget(
     return budget.amount if budget else None
 
 
+def stated_amounts(
+    text: str,
+    *,
+    default_region: str = DEFAULT_REGION,
+    phones: Sequence[PhoneNumberMatch] | None = None,
+) -> list[float]:
+    """Every amount `text` states, money or not: what a budget read from it may be.
+
+    Each number with its multiplier ("50k" → 50000), both ends of a range with
+    their shared units ("10-20k" → 10000 and 20000) and its midpoint (15000).
+    Phone numbers and emails are masked first, as for `find_budget`.
+    """
+    masked = mask_contacts(text, default_region, phones=phones)
+    amounts = _amounts(masked)
+    values = [amount.value for amount in amounts]
+    for low, high in itertools.pairwise(amounts):
+        if _RANGE_JOIN.match(masked[low.end : high.start]):
+            values += [shared.value for shared in _share_units(low, high)]
+    values += [budget.amount for _, budget in _budget_candidates(masked)]
+    return values
+
+
 def _share_units(low: _Amount, high: _Amount) -> tuple[_Amount, _Amount]:
     multiplier = high.multiplier or low.multiplier
     currency = low.currency or high.currency

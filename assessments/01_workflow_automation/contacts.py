@@ -7,7 +7,7 @@ phone numbers are parsed with `phonenumbers` and written in E.164.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -35,12 +35,16 @@ def normalise_email(value: str) -> str:
 
 
 def find_email(text: str) -> str | None:
+    return next(valid_emails(text), None)
+
+
+def valid_emails(text: str) -> Iterator[str]:
+    """Every valid address in `text`, normalised, in order."""
     for match in _EMAIL_CANDIDATE.finditer(text):
         try:
-            return normalise_email(match.group())
+            yield normalise_email(match.group())
         except ValueError:
             continue
-    return None
 
 
 # "0049 30 …": the "00" international prefix most of the world dials, written for "+".

@@ -10,21 +10,29 @@ implementation of the idea):
   (`prompts/extract.txt`, JSON mode) when there is one, else the local rules;
   either way the result goes through the same validation.
 - `extract_candidates` (the extraction step: LLM or rules, unvalidated) and
-  `resolve_fields` (the validation step), which `extract_fields` chains; the
-  pipeline calls them separately to audit each step.
+  `resolve_fields` (the validation step: `ResolvedFields` with each field's
+  source and the values dropped), which `extract_fields` chains; the pipeline
+  calls them separately to audit each step.
 - The parsers on their own: `parse_budget` / `find_budget` (`budget.py`),
   `find_email`, `find_phone`, `normalise_email`, `normalise_phone`
   (`contacts.py`), `find_name`, `normalise_name` (`names.py`).
 
-Validation rules: a field the lead sent explicitly wins over one found in the
-message, unless it is invalid; an invalid email or phone is dropped with the
-reason in the notes and never stored as if valid."""
+Validation rules (`resolve_fields`): a field the lead sent explicitly wins over
+one found in the message, unless it is invalid; an invalid value is dropped with
+the reason and never stored as if valid. A value the LLM returns must also be
+stated in the input (`grounding.py`): one that is not was invented, and is
+dropped with the reason `not_in_input`. A field the LLM left empty (or whose
+value was dropped) is filled by the rules when they find a valid value. Each
+field says where its value came from: `explicit`, `llm` or `rules`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -43,11 +51,15 @@ from .contacts import (
     normalise_phone,
     phone_matches,
 )
+from .grounding import InputEvidence
 from .names import find_name, normalise_name
 
 __all__ = [
     "DEFAULT_REGION",
     "Budget",
+    "DroppedValue",
+    "FieldSource",
+    "ResolvedFields",
     "LLMExtractedFields",
     "LeadFields",
     "extract_candidates",
@@ -107,43 +119,103 @@ def find_fields(text: str, *, default_region: str = DEFAULT_REGION) -> LeadField
     )
 
 
+FieldSource = Literal["explicit", "llm", "rules"]
+DropReason = Literal["invalid", "not_in_input"]
+
+
+@dataclass(frozen=True)
+class DroppedValue:
+    """A value that was not kept, who gave it, and why."""
+
+    field: str
+    source: FieldSource
+    reason: DropReason
+    detail: str
+
+    def note(self) -> str:
+        why = "invalid" if self.reason == "invalid" else "not in the input"
+        return f"{self.field} dropped ({self.source} value {why}): {self.detail}"
+
+
+@dataclass(frozen=True)
+class ResolvedFields:
+    fields: LeadFields
+    sources: dict[str, FieldSource | None]
+    dropped: list[DroppedValue]
+
+    @property
+    def notes(self) -> list[str]:
+        return [drop.note() for drop in self.dropped]
+
+    def audit(self) -> dict[str, Any]:
+        return {
+            "fields": self.fields.model_dump(),
+            "sources": self.sources,
+            "dropped": [asdict(drop) for drop in self.dropped],
+        }
+
+
 def resolve_fields(
     found: LeadFields,
-    explicit: Mapping[str, str | None] | None = None,
+    explicit: Mapping[str, object] | None = None,
     *,
+    found_by: FieldSource = "rules",
+    text: str = "",
     default_region: str = DEFAULT_REGION,
-) -> tuple[LeadFields, list[str]]:
-    """Explicit fields win unless invalid; every value is validated; drops are noted."""
+) -> ResolvedFields:
+    """Each field from the first valid source: explicit, then `found`, then (after an LLM) the
+    rules on `text`. LLM values must be stated in `text` or `explicit`; drops are recorded."""
     explicit = explicit or {}
-    notes: list[str] = []
-    validators = {
+    validators: dict[str, Callable[[Any], Any]] = {
         "name": normalise_name,
         "email": normalise_email,
         "phone": lambda value: normalise_phone(value, default_region=default_region),
+        "budget": _valid_budget,
     }
-    resolved: dict[str, object] = {}
+    order: tuple[FieldSource, ...] = ("explicit", found_by)
+    if found_by == "llm":
+        order += ("rules",)
+
+    @cache
+    def evidence() -> InputEvidence:
+        return InputEvidence.of([text, *explicit.values()], default_region=default_region)
+
+    @cache
+    def by_rules() -> LeadFields:
+        return find_fields(text, default_region=default_region)
+
+    def offered(source: FieldSource, field: str) -> object:
+        if source == "explicit":
+            return explicit.get(field)
+        return getattr(found if source == found_by else by_rules(), field)
+
+    resolved: dict[str, Any] = dict.fromkeys(validators)
+    sources: dict[str, FieldSource | None] = dict.fromkeys(validators)
+    dropped: list[DroppedValue] = []
     for field, validate in validators.items():
-        resolved[field] = None
-        sources = (("explicit", explicit.get(field)), ("extracted", getattr(found, field)))
-        for source, value in sources:
+        for source in order:
+            value = offered(source, field)
             if value is None or not str(value).strip():
                 continue
             try:
-                resolved[field] = validate(str(value))
-                break
+                value = validate(value if field == "budget" else str(value))
             except ValueError as exc:
-                notes.append(f"{field} dropped ({source} value invalid): {exc}")
-    resolved["budget"] = _valid_budget(found.budget, notes)
-    return LeadFields.model_validate(resolved), notes
+                dropped.append(DroppedValue(field, source, "invalid", str(exc)))
+                continue
+            if source == "llm" and not evidence().holds(field, value):
+                detail = "not found in the lead's message or fields"
+                dropped.append(DroppedValue(field, source, "not_in_input", detail))
+                continue
+            resolved[field], sources[field] = value, source
+            break
+    return ResolvedFields(LeadFields.model_validate(resolved), sources, dropped)
 
 
-def _valid_budget(budget: float | None, notes: list[str]) -> float | None:
-    if budget is None:
-        return None
-    if not math.isfinite(budget) or budget < 0:
-        notes.append(f"budget dropped (extracted value invalid): {budget}")
-        return None
-    return round(float(budget), 2)
+def _valid_budget(budget: object) -> float:
+    amount = float(budget)  # type: ignore[arg-type]
+    if not math.isfinite(amount) or amount < 0:
+        raise ValueError(f"not a budget: {amount}")
+    return round(amount, 2)
 
 
 def extract_fields_local(
@@ -153,9 +225,9 @@ def extract_fields_local(
     default_region: str = DEFAULT_REGION,
 ) -> tuple[LeadFields, list[str]]:
     """Rules only: the fields (explicit ones first, all validated) and notes on drops."""
-    return resolve_fields(
-        find_fields(text, default_region=default_region), explicit, default_region=default_region
-    )
+    found = find_fields(text, default_region=default_region)
+    resolved = resolve_fields(found, explicit, text=text, default_region=default_region)
+    return resolved.fields, resolved.notes
 
 
 async def extract_candidates(
@@ -203,15 +275,31 @@ async def extract_candidates(
 async def extract_fields(
     *,
     text: str,
-    explicit: dict[str, str | None] | None,
+    explicit: Mapping[str, object] | None,
     llm: LLMClient | None,
     settings: Settings,
     default_region: str | None = None,
 ) -> StepOutcome[LeadFields]:
-    """Extract and validate; the outcome's `extra["notes"]` says what was dropped and why."""
+    """Extract and validate. The outcome's `extra` says where each field came from
+    (`sources`), what was dropped and why (`dropped`; `notes` in words)."""
     region = default_region or settings.PHONE_DEFAULT_REGION
     outcome = await extract_candidates(text=text, llm=llm, settings=settings, default_region=region)
-    fields, notes = resolve_fields(outcome.value, explicit, default_region=region)
-    outcome.value = fields
-    outcome.extra["notes"] = notes
+    resolved = resolve_fields(
+        outcome.value,
+        explicit,
+        found_by=found_by(outcome),
+        text=text,
+        default_region=region,
+    )
+    outcome.value = resolved.fields
+    outcome.extra.update(
+        sources=resolved.sources,
+        dropped=resolved.audit()["dropped"],
+        notes=resolved.notes,
+    )
     return outcome
+
+
+def found_by(outcome: StepOutcome[LeadFields]) -> FieldSource:
+    """Who found the candidates of an extraction step: the LLM, or the rules it fell back to."""
+    return "rules" if outcome.provider == LOCAL_PROVIDER else "llm"

@@ -34,6 +34,8 @@ class Lead(SQLModel, table=True):
     confidence: float
     low_confidence: bool = Field(index=True)
     extraction_method: str
+    # Where each field's value came from (explicit / llm / rules); null on leads stored before.
+    field_sources: dict[str, str | None] | None = Field(default=None, sa_column=Column(JSON))
     provider: str
     model: str
     processed_at: datetime = Field(
@@ -59,6 +61,7 @@ def new_lead_row(**values: Any) -> dict[str, Any]:
         "email": None,
         "phone": None,
         "budget": None,
+        "field_sources": None,
         "processed_at": utc_now(),
         "idempotency_key": None,
         "request_fingerprint": None,

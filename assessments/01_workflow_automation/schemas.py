@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from .classifier import Intent
-from .extraction import LeadFields
+from .extraction import FieldSource, LeadFields
 
 MAX_MESSAGE_CHARS = 10_000
 ExtractionMethod = Literal["llm", "fallback"]
@@ -74,6 +74,12 @@ class LeadPublic(BaseModel):
     confidence: float = Field(ge=0, le=1)
     low_confidence: bool
     fields: LeadFields
+    field_sources: dict[str, FieldSource | None] | None = Field(
+        None,
+        description="Where each field's value came from: explicit (sent by the lead), llm "
+        "(found by the model and stated in the input), rules (found by the rule extractor); "
+        "null for an empty field, and for leads stored before sources were recorded",
+    )
     extraction_method: ExtractionMethod
     provider: str = Field(description="Provider that classified the intent: openai or local")
     model: str = Field(description="Model (or local model version) that classified the intent")

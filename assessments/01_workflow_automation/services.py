@@ -3,7 +3,10 @@
 ```
 message → classify → decide: confidence > 0.7? ─ yes → extract (LLM) ──┬→ validate → persist
                                                 └ no ─→ extract (rules) ┘   explicit fields win
-                                                                            unless invalid
+                                                                            unless invalid; LLM
+                                                                            values must be in the
+                                                                            input; gaps filled by
+                                                                            the rules
 ```
 
 Each AI step runs its LLM implementation when there is an LLM and falls back
@@ -33,7 +36,7 @@ from core.llm_client import LLMClient
 
 from .audit import AuditTrail, read_trail
 from .classifier import LEADS_DATA_DIR, Intent, classify_intent
-from .extraction import FIELD_NAMES, extract_candidates, resolve_fields
+from .extraction import FIELD_NAMES, extract_candidates, found_by, resolve_fields
 from .importer import ParsedCsv, describe_errors
 from .models import Lead, LeadAudit, new_lead_row
 from .schemas import (
@@ -102,9 +105,15 @@ async def process_lead(
 
     explicit = lead_in.explicit_fields()
     with trail.step("validate", explicit=explicit, extracted=candidates) as step:
-        fields, dropped = resolve_fields(extracted.value, explicit, default_region=region)
-        resolved = fields.model_dump()
-        step.output = {"fields": resolved, "dropped": dropped}
+        resolution = resolve_fields(
+            extracted.value,
+            explicit,
+            found_by=found_by(extracted),
+            text=lead_in.message,
+            default_region=region,
+        )
+        step.output = resolution.audit()
+        resolved = step.output["fields"]
 
     row = new_lead_row(
         request_id=request_id,
@@ -115,6 +124,7 @@ async def process_lead(
         confidence=prediction.confidence,
         low_confidence=not confident,
         extraction_method=extraction_method,
+        field_sources=resolution.sources,
         provider=classified.provider,
         model=classified.model,
     )

@@ -152,3 +152,58 @@ def test_llm_schema_parses_a_budget_given_as_text() -> None:
     parsed = extraction.LLMExtractedFields.model_validate({"budget": "$50k"})
 
     assert parsed.budget == 50_000
+
+
+grounding = importlib.import_module("assessments.01_workflow_automation.grounding")
+LEAD = (
+    "Hi, I'm Zoë O'Brien-Smith from Initech (zoe@initech.example, +44 20 7946 0958). "
+    "We can spend 10-20k; we are 40 people. Or call the office: (415) 555-0134."
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stated"),
+    [
+        ("email", "zoe@initech.example", True),
+        ("email", "zoe.obrien@initech.example", False),
+        ("phone", "+442079460958", True),
+        ("phone", "+14155550134", True),
+        ("phone", "+14155550199", False),
+        ("budget", 10_000, True),
+        ("budget", 15_000, True),
+        ("budget", 20_000, True),
+        ("budget", 50_000, False),
+        ("budget", 2079460958, False),  # the phone's digits are never money
+        ("name", "zoe o'brien-smith", True),
+        ("name", "Zoe O'Brien", True),
+        ("name", "Zoe Smith-Jones", False),
+    ],
+)
+def test_a_value_is_grounded_only_when_the_input_states_it(
+    field: str, value: object, stated: bool
+) -> None:
+    evidence = grounding.InputEvidence.of([LEAD])
+
+    assert evidence.holds(field, value) is stated
+
+
+def test_explicit_fields_are_part_of_the_input() -> None:
+    evidence = grounding.InputEvidence.of(["Please call me.", None, "212-555-0166", 8000.0])
+
+    assert evidence.holds("phone", "+12125550166")
+    assert evidence.holds("budget", 8000)
+
+
+def test_llm_values_not_in_the_input_are_dropped_and_gaps_filled_by_the_rules() -> None:
+    text = "I'm Sam Ortiz; our login page is broken. Call (415) 555-0134."
+    from_llm = extraction.LeadFields(name="Sam Ortiz", email="sam@acme.example", budget=50_000)
+
+    resolved = extraction.resolve_fields(from_llm, {}, found_by="llm", text=text)
+
+    assert resolved.fields == extraction.LeadFields(name="Sam Ortiz", phone="+14155550134")
+    assert resolved.sources == {"name": "llm", "email": None, "phone": "rules", "budget": None}
+    assert [(d.field, d.reason) for d in resolved.dropped] == [
+        ("email", "not_in_input"),
+        ("budget", "not_in_input"),
+    ]
+    assert resolved.notes[0].startswith("email dropped (llm value not in the input)")

@@ -47,6 +47,20 @@ def test_create_lead_answers_201_with_every_contract_field(client: TestClient) -
     assert body["provider"] == "local"
 
 
+def test_each_field_says_where_its_value_came_from(client: TestClient) -> None:
+    lead = {"email": "dana@lumen.example.com", "message": "Call me on (415) 555-0134 please."}
+
+    body = client.post(LEADS, json=lead).json()
+
+    assert body["field_sources"] == {
+        "name": None,
+        "email": "explicit",
+        "phone": "rules",
+        "budget": None,
+    }
+    assert client.get(f"{LEADS}/{body['id']}").json()["field_sources"] == body["field_sources"]
+
+
 def test_confident_lead_takes_the_extraction_path_for_confident_leads(client: TestClient) -> None:
     body = client.post(LEADS, json={"message": SALES_MESSAGE}).json()
 
@@ -102,8 +116,8 @@ def test_invalid_email_is_dropped_and_the_reason_is_audited(client: TestClient) 
     assert created.json()["fields"]["phone"] is None
     audit = client.get(f"{LEADS}/{created.json()['id']}/audit").json()["data"]
     validate = next(entry for entry in audit if entry["step"] == "validate")
-    dropped = " ".join(validate["output"]["dropped"])
-    assert "email dropped" in dropped and "phone dropped" in dropped
+    dropped = {(d["field"], d["source"], d["reason"]) for d in validate["output"]["dropped"]}
+    assert dropped == {("email", "explicit", "invalid"), ("phone", "explicit", "invalid")}
 
 
 def test_client_request_id_is_used_for_the_lead(client: TestClient) -> None:

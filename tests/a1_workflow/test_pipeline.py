@@ -63,7 +63,9 @@ def test_by_default_a_uk_number_without_country_code_is_not_a_phone(client: Test
     assert body["fields"]["phone"] is None
     trail = client.get(f"{LEADS}/{body['id']}/audit").json()["data"]
     (validate,) = [entry for entry in trail if entry["step"] == "validate"]
-    assert any(note.startswith("phone dropped") for note in validate["output"]["dropped"])
+    assert [(d["field"], d["reason"]) for d in validate["output"]["dropped"]] == [
+        ("phone", "invalid")
+    ]
 
 
 def test_a_lead_and_its_audit_trail_are_stored_in_one_commit(settings: Settings) -> None:

@@ -89,3 +89,36 @@ def test_the_app_freezes_its_start_up_objects_while_it_runs(tmp_path: Path) -> N
         # Its engine's connections leave checkpoints to the app's checkpointer.
         assert wal_autocheckpoint(app.state.engine) == 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_table_made_by_an_earlier_version_gains_the_new_nullable_columns(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    engine = create_db_engine(settings.database_url)
+    with engine.begin() as connection:  # `leads` as it was before `field_sources`
+        connection.execute(
+            text(
+                "CREATE TABLE leads (id VARCHAR PRIMARY KEY, request_id VARCHAR NOT NULL, "
+                "message TEXT NOT NULL, source VARCHAR, name VARCHAR, email VARCHAR, "
+                "phone VARCHAR, budget FLOAT, intent VARCHAR NOT NULL, confidence FLOAT NOT NULL, "
+                "low_confidence BOOLEAN NOT NULL, extraction_method VARCHAR NOT NULL, "
+                "provider VARCHAR NOT NULL, model VARCHAR NOT NULL, processed_at DATETIME, "
+                "idempotency_key VARCHAR UNIQUE, request_fingerprint VARCHAR)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO leads VALUES ('old', 'r', 'Hello', NULL, NULL, NULL, NULL, NULL, "
+                "'Sales', 0.9, 0, 'llm', 'local', 'm', '2026-01-01 00:00:00', NULL, NULL)"
+            )
+        )
+    engine.dispose()
+
+    with TestClient(create_app(settings)) as client:
+        old = client.get("/api/01-workflow/leads/old")
+        new = client.post("/api/01-workflow/leads", json={"message": "Budget is $50k."})
+
+    assert old.status_code == 200
+    assert old.json()["field_sources"] is None
+    assert new.json()["field_sources"]["budget"] == "rules"
