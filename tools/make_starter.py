@@ -151,7 +151,7 @@ ASSESSMENTS = (
             Skeleton(f"{A3}/usage/service.py"),
             Skeleton(f"{A3}/agents/service.py"),
             Skeleton(f"{A3}/agents/rubric.py"),
-            Skeleton(f"{A3}/agents/qualifier.py", build=("LeadQualifier.*",)),
+            Skeleton(f"{A3}/agents/qualifier.py", build=("LeadQualifier.*", "ground_judgements")),
             Skeleton(f"{A3}/agents/reply.py", build=("*", "ReplyAgent.*")),
             Skeleton(f"{A3}/agents/extractor.py", build=("EntityExtractor.*",)),
             Skeleton(f"{A3}/webhooks/service.py"),

@@ -248,6 +248,12 @@ def parse_budget(
     return budget.amount if budget else None
 
 
+def money_amounts(text: str, *, default_region: str = DEFAULT_REGION) -> list[float]:
+    """Every amount in `text` that reads as money (what `find_budget` chooses from)."""
+    masked = mask_contacts(text, default_region)
+    return [budget.amount for score, budget in _budget_candidates(masked) if score > 0]
+
+
 def stated_amounts(
     text: str,
     *,

@@ -276,3 +276,107 @@ def test_openai_failing_falls_back_to_the_local_agent_and_says_so(
     assert len(requests) == 2
     usage = api.get("/usage", headers=tenant.headers).json()
     assert [row["provider"] for row in usage["data"]] == ["local"]
+
+
+# --- values the model invents or leaves out ----------------------------------------------------
+
+LLAMA_CPP_JSON_SCHEMA_REFUSAL = httpx.Response(
+    500,
+    json={
+        "error": {
+            "message": "Input should be 'text' or 'json_object'",
+            "type": "internal_server_error",
+            "param": None,
+            "code": None,
+        }
+    },
+)
+SUPPORT_TEXT = (
+    "Hi, this is Sam Ortiz (sam.ortiz@example.com). Our exports fail since the update; "
+    "please call me at (415) 555-0134."
+)
+
+
+def test_extract_on_openai_drops_an_invented_budget_and_fills_the_phone_from_the_rules(
+    openai_api: tuple[Api, FakeLLM],
+) -> None:
+    api, fake_llm = openai_api
+    answer = {"name": "Sam Ortiz", "email": "sam.ortiz@example.com", "phone": None, "budget": 50000}
+    requests = fake_llm(
+        lambda request: (
+            LLAMA_CPP_JSON_SCHEMA_REFUSAL
+            if json.loads(request.content)["response_format"]["type"] == "json_schema"
+            else _completion(json.dumps(answer), model="qwen2.5-0.5b-instruct")
+        )
+    )
+    tenant = api.create_tenant()
+
+    body = api.post("/agents/extract", headers=tenant.headers, json={"text": SUPPORT_TEXT}).json()
+
+    assert (body["provider"], body["fallback"]) == ("openai", False)
+    assert body["fields"] == {
+        "name": "Sam Ortiz",
+        "email": "sam.ortiz@example.com",
+        "phone": "+14155550134",
+        "budget": None,
+    }
+    assert body["field_sources"] == {
+        "name": "llm",
+        "email": "llm",
+        "phone": "rules",
+        "budget": None,
+    }
+    assert body["notes"] == [
+        "budget dropped (llm value not in the input): not found in the lead's message or fields"
+    ]
+    assert [json.loads(r.content)["response_format"]["type"] for r in requests] == [
+        "json_schema",
+        "json_object",
+    ]
+    (entry,) = api.get("/audit?action=agent.extract", headers=tenant.headers).json()["data"]
+    assert [d["reason"] for d in entry["details"]["dropped"]] == ["not_in_input"]
+    assert [a["outcome"] for a in entry["details"]["llm_attempts"]] == ["refused", "ok"]
+
+
+def test_qualify_on_openai_rejudges_a_criterion_that_cites_an_invented_budget(
+    openai_api: tuple[Api, FakeLLM],
+) -> None:
+    api, fake_llm = openai_api
+    judged = {
+        "budget": {"score": 1.0, "reason": "They have a budget of $50k"},
+        "authority": {"score": 0.0, "reason": "Role unknown"},
+        "need": {"score": 1.0, "reason": "Exports fail after the update"},
+        "timing": {"score": 1.0, "reason": "Wants a call now"},
+    }
+    fake_llm(lambda _: _completion(json.dumps(judged), model="gpt-4.1-mini-2025-04-14"))
+    tenant = api.create_tenant()
+
+    body = api.post(
+        "/agents/qualify", headers=tenant.headers, json={"lead": {"message": SUPPORT_TEXT}}
+    ).json()
+
+    assert body["criteria_sources"] == {
+        "budget": "rules",
+        "authority": "llm",
+        "need": "llm",
+        "timing": "llm",
+    }
+    assert body["criteria"]["budget"] == 0.0
+    assert "Budget: no budget mentioned" in body["reasons"]
+    assert body["score"] == 0.45  # 0.30·0 + 0.25·0 + 0.25·1 + 0.20·1
+    (entry,) = api.get("/audit?action=agent.qualify", headers=tenant.headers).json()["data"]
+    assert entry["details"]["dropped"][0]["field"] == "budget"
+
+
+def test_qualify_keeps_an_amount_the_lead_stated_in_another_form(
+    openai_api: tuple[Api, FakeLLM],
+) -> None:
+    api, fake_llm = openai_api
+    fake_llm(lambda _: _completion(json.dumps(JUDGED), model="gpt-4.1-mini-2025-04-14"))
+    tenant = api.create_tenant()
+    lead = {**STRONG_LEAD, "message": "I'm the CTO; we need a demo. We can spend 80,000 USD."}
+
+    body = api.post("/agents/qualify", headers=tenant.headers, json={"lead": lead}).json()
+
+    assert set(body["criteria_sources"].values()) == {"llm"}
+    assert "Budget: States a budget of $80k" in body["reasons"]

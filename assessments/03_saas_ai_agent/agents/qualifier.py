@@ -1,4 +1,10 @@
-"""LeadQualifier: a 0..1 score with reasons (budget, authority, need, timing)."""
+"""LeadQualifier: a 0..1 score with reasons (budget, authority, need, timing).
+
+The LLM's judgements are grounded like Assessment 1's extracted fields: a reason
+that cites an amount of money the lead never stated ("budget of $50k" for a lead
+with no budget) was invented, so that criterion is judged by the local rubric
+instead, and the output says which criteria each judge scored.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from core.ai_step import LOCAL_PROVIDER, StepOutcome
 from core.prompts import load_prompt
 
 from .base import AIAgent
-from .rubric import RUBRIC_MODEL, combine, qualify_locally
-from .schemas import LeadProfile, Qualification
+from .extraction import InputEvidence, money_amounts
+from .rubric import RUBRIC_MODEL, combine, judge_locally, qualify_locally
+from .schemas import CRITERIA, LeadProfile, Qualification
 
 PROMPTS = Path(__file__).parent / "prompts"
 
@@ -40,14 +47,50 @@ class LeadQualifier(AIAgent[LeadProfile, Qualification]):
         result = await self.llm.complete_json(
             system=system.text, user=user, schema=LLMQualification, model=self.model
         )
-        judged = result.value.model_dump()
+        judged = {
+            name: (judgement.score, judgement.reason.strip().rstrip("."))
+            for name, judgement in dict(result.value).items()
+        }
+        judged, sources, dropped = ground_judgements(judged, input)
         qualification = combine(
-            {name: j["score"] for name, j in judged.items()},
-            {name: j["reason"].strip().rstrip(".") for name, j in judged.items()},
+            {name: score for name, (score, _) in judged.items()},
+            {name: reason for name, (_, reason) in judged.items()},
         )
-        return StepOutcome.from_llm(result, qualification, prompt_version=system.version)
+        return StepOutcome.from_llm(
+            result,
+            qualification,
+            prompt_version=system.version,
+            sources=sources,
+            dropped=dropped,
+        )
 
     async def run_local(self, input: LeadProfile) -> StepOutcome[Qualification]:
         return StepOutcome(
-            value=qualify_locally(input), provider=LOCAL_PROVIDER, model=RUBRIC_MODEL
+            value=qualify_locally(input),
+            provider=LOCAL_PROVIDER,
+            model=RUBRIC_MODEL,
+            extra={"sources": dict.fromkeys(CRITERIA, "rules"), "dropped": []},
         )
+
+
+def ground_judgements(
+    judged: dict[str, tuple[float, str]], lead: LeadProfile
+) -> tuple[dict[str, tuple[float, str]], dict[str, str], list[dict[str, str]]]:
+    """Each LLM judgement whose reason cites money the lead never stated, judged by the rubric.
+
+    The judgements, who judged each criterion (`llm` or `rules`), and what was dropped.
+    """
+    judged = dict(judged)
+    evidence = InputEvidence.of([lead.message, lead.company, lead.budget])
+    local: dict[str, tuple[float, str]] | None = None
+    sources: dict[str, str] = {}
+    dropped: list[dict[str, str]] = []
+    for name, (_, reason) in judged.items():
+        sources[name] = "llm"
+        if all(evidence.holds("budget", amount) for amount in money_amounts(reason)):
+            continue
+        local = local or judge_locally(lead)
+        judged[name], sources[name] = local[name], "rules"
+        detail = "its reason cites an amount the lead did not state"
+        dropped.append({"field": name, "source": "llm", "reason": "not_in_input", "detail": detail})
+    return judged, sources, dropped

@@ -76,17 +76,22 @@ _BUDGET_TALK = _words("budget\\w*", "pricing", "price", "cost", "quote")
 
 
 def qualify_locally(lead: LeadProfile) -> Qualification:
+    judged = judge_locally(lead)
+    return combine(
+        {name: score for name, (score, _) in judged.items()},
+        {name: reason for name, (_, reason) in judged.items()},
+    )
+
+
+def judge_locally(lead: LeadProfile) -> dict[str, tuple[float, str]]:
+    """Each criterion's score and reason by the rules."""
     text = " ".join(part for part in (lead.message, lead.company) if part)
-    judged = {
+    return {
         "budget": _budget(lead, text),
         "authority": _authority(lead, text),
         "need": _need(text),
         "timing": _timing(text),
     }
-    return combine(
-        {name: score for name, (score, _) in judged.items()},
-        {name: reason for name, (_, reason) in judged.items()},
-    )
 
 
 def combine(scores: dict[str, float], reasons: dict[str, str]) -> Qualification:

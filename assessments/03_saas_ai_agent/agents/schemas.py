@@ -87,11 +87,19 @@ class QualifyResponse(AgentRunPublic):
     score: float
     reasons: list[str]
     criteria: dict[Criterion, float]
+    criteria_sources: dict[Criterion, str] = Field(
+        description="Who judged each criterion: llm, or rules (the local rubric, also when "
+        "the LLM's reason cited an amount the lead did not state)"
+    )
     lead_id: uuid.UUID | None
 
 
 class ExtractResponse(AgentRunPublic):
     fields: ExtractedFields
+    field_sources: dict[str, str | None] = Field(
+        description="Where each field's value came from: llm (found by the model and stated "
+        "in the text) or rules; null for an empty field"
+    )
     notes: list[str]
 
 

@@ -104,6 +104,9 @@ def record_run(
                 "model": output.model,
                 "fallback": output.fallback,
                 "prompt_version": output.prompt_version,
+                # What the model was asked and answered, and the values it invented.
+                "llm_attempts": output.extra.get("llm_attempts", []),
+                "dropped": output.extra.get("dropped", []),
             },
         )
         db.commit()
@@ -122,7 +125,12 @@ async def qualify(
     result: Qualification = output.value
     if body.lead_id is not None:
         await run_in_threadpool(save_qualification, runtime, ctx, body.lead_id, result)
-    return QualifyResponse(**_run_info(output), **result.model_dump(), lead_id=body.lead_id)
+    return QualifyResponse(
+        **_run_info(output),
+        **result.model_dump(),
+        criteria_sources=output.extra["sources"],
+        lead_id=body.lead_id,
+    )
 
 
 async def extract(
@@ -130,7 +138,10 @@ async def extract(
 ) -> ExtractResponse:
     output = await run_agent(runtime, ctx, extractor(runtime), body.text)
     return ExtractResponse(
-        **_run_info(output), fields=output.value, notes=output.extra.get("notes", [])
+        **_run_info(output),
+        fields=output.value,
+        field_sources=output.extra["sources"],
+        notes=output.extra["notes"],
     )
 
 
