@@ -27,6 +27,7 @@ AREAS = {
     "scale": "scale",
     "kit": "kit",
     "browser": "browser",
+    "live": "live",
 }
 AREA_TITLES = {
     "core": "core",
@@ -37,6 +38,7 @@ AREA_TITLES = {
     "scale": "scale-out (live services)",
     "kit": "grader's kit",
     "browser": "demo in a browser",
+    "live": "live (a real LLM server)",
 }
 
 pytest_plugins = ["tests.contract.plugin"]
