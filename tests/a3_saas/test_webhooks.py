@@ -191,6 +191,44 @@ def test_a_signed_delivery_that_is_not_a_contact_update_is_422(api: Api) -> None
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 2000 + b"]" * 2000, b'{"tenant_id": ' * 2000 + b"1" + b"}" * 2000],
+    ids=["arrays", "objects"],
+)
+def test_a_deeply_nested_unsigned_body_is_401_in_the_error_shape(
+    sqlite_api: Api, body: bytes
+) -> None:
+    response = sqlite_api.post(
+        "/webhooks/crm/contact.updated",
+        content=body,
+        headers={"content-type": "application/json", "webhook-id": "msg_deep"},
+    )
+
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "unauthorized"
+    assert error["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-1e400"])
+def test_a_signed_body_with_a_number_json_does_not_have_is_422_and_not_stored(
+    api: Api, number: str
+) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    body = (
+        f'{{"type": "contact.updated", "tenant_id": "{tenant.id}", '
+        f'"data": {{"id": "{contact["id"]}", "score": {number}}}}}'
+    ).encode()
+
+    response = api.send_signed(tenant, body)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 0
+
+
 def test_failing_events_are_retried_then_dead_lettered_and_a_replay_processes_them(
     api: Api,
 ) -> None:

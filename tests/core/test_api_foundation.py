@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from fastapi import APIRouter
@@ -119,6 +120,23 @@ def test_schema_violation_is_422_with_field_details(probe_client: TestClient) ->
     )
 
     assert error["details"][0]["loc"] == ["body", "value"]
+
+
+def test_a_deeply_nested_json_body_is_a_4xx_on_every_route_that_takes_a_body(
+    client: TestClient,
+) -> None:
+    nested = b"[" * 2000 + b"]" * 2000
+    tried = 0
+    for template, operations in client.get("/openapi.json").json()["paths"].items():
+        path = re.sub(r"{[^}]+}", "x", template)
+        for method in {"post", "put", "patch"} & set(operations):
+            response = client.request(
+                method, path, content=nested, headers={"content-type": "application/json"}
+            )
+            tried += 1
+            assert 400 <= response.status_code < 500, (method, path, response.text)
+            assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
+    assert tried > 10  # the OpenAPI paths were really walked
 
 
 def test_app_exceptions_map_to_their_status(probe_client: TestClient) -> None:
