@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
+
+from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep
 from ..runtime import SaasRuntime
@@ -60,8 +61,8 @@ def list_events(
     ctx: CanReadCRM,
     db: TenantDBDep,
     status: EventStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> WebhookEventsPublic:
     """The tenant's webhook inbox; `?status=dead` lists the dead letters."""
     rows, count = service.list_events(db, status=status, limit=limit, offset=offset)
