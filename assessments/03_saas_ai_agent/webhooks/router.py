@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.pagination import Limit, Offset
 
-from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep
+from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep, WebhookBody
 from ..runtime import SaasRuntime
 from . import service
 from .models import (
@@ -39,9 +39,10 @@ _SIGNED_BODY = {
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=_SIGNED_BODY,
 )
-async def receive_contact_updated(request: Request, runtime: RuntimeDep) -> WebhookReceipt:
+async def receive_contact_updated(
+    request: Request, runtime: RuntimeDep, body: WebhookBody
+) -> WebhookReceipt:
     """Verify a Standard Webhooks delivery, store it, and acknowledge; processing is async."""
-    body = await request.body()
     event = await run_in_threadpool(_receive_and_enqueue, runtime, body, request.headers)
     return WebhookReceipt(event_id=event.event_id)
 

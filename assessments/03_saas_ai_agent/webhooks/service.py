@@ -49,7 +49,8 @@ class _ClaimedSender(BaseModel):
 
 
 def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-    """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once."""
+    """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once,
+    and the same webhook-id with another body is a 409."""
     tenant = _verified_sender(runtime, body, headers)
     event, payload = _parse_event(body)
     event_id = headers["webhook-id"]
@@ -59,8 +60,7 @@ def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> We
     with runtime.tenant_db(tenant.id) as db:
         stored = _find(db, event_id)
         if stored is not None:
-            log.info("webhook_duplicate", event_id=event_id)
-            return stored
+            return _redelivered(stored, payload)
         stored = db.add(WebhookEvent(event_id=event_id, type=event.type, payload=payload))
         audit.record(
             db, ctx, action="webhook.received", resource_type="webhook_event", resource_id=event_id
@@ -69,8 +69,21 @@ def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> We
             db.commit()
         except IntegrityError:  # the same delivery, racing itself
             db.session.rollback()
-            return _find(db, event_id) or _not_found(event_id)
+            return _redelivered(_find(db, event_id) or _not_found(event_id), payload)
         return stored
+
+
+def _redelivered(stored: WebhookEvent, payload: dict) -> WebhookEvent:
+    """A webhook-id seen before. The same event again (a retry) is acknowledged as the first
+    was; another body under that id is refused rather than dropped in silence. Bodies are
+    compared as JSON, so a resend that only changes whitespace is still the same event."""
+    if stored.payload != payload:
+        log.warning("webhook_id_reused", event_id=stored.event_id)
+        raise ConflictException(
+            f"webhook-id {stored.event_id!r} was already received with a different body"
+        )
+    log.info("webhook_duplicate", event_id=stored.event_id)
+    return stored
 
 
 def _parse_event(body: bytes) -> tuple[ContactUpdated, dict]:
