@@ -191,6 +191,18 @@ def test_openapi_lists_service_routes(client: TestClient) -> None:
     assert "/health" in paths and "/metrics" in paths
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_every_asset_from_this_server(client: TestClient, page: str) -> None:
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+    assert any(url.endswith(".js") for url in assets), html
+    assert "http://" not in html and "https://" not in html
+    for url in assets:
+        assert url.startswith("/") and not url.startswith("//"), url
+        assert client.get(url).status_code == 200, url
+
+
 def test_access_log_masks_personal_data(tmp_path) -> None:
     from core.logger import configure_logging
 
