@@ -1,6 +1,6 @@
 .PHONY: demo test lint bench
 
-demo:  ## Backend on :8000 and the Streamlit apps on :8501, offline, sample data loaded
+demo:  ## Backend on :8000 and the Streamlit apps on :8501 (API_PORT=, UI_PORT= to change), offline, sample data loaded
 	./scripts/demo.sh
 
 test:  ## Create or reuse .venv, install, run the whole test suite

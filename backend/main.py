@@ -19,6 +19,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -123,7 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.vector_store.close()
         engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc with their scripts, styles and icon served by this app (from the
+    # fastapi-offline package), not a CDN: the docs must work on a laptop with no network.
+    app = FastAPIOffline(
         title="AI Engineering Assessments",
         version=VERSION,
         description="Reference implementations of three AI-engineering take-home assessments.",

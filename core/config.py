@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     INGEST_ASYNC_MIN_BYTES: int = Field(1024 * 1024, ge=1)
     INGEST_JOB_LEASE_SECONDS: float = Field(120.0, gt=0)
     INGEST_JOB_MAX_ATTEMPTS: int = Field(3, ge=1)
+    # Uploads one API process ingests at once; the next one is answered 503 + Retry-After.
+    MAX_UPLOADS_IN_FLIGHT: int = Field(4, ge=1)
 
     # HTTP
     CORS_ORIGINS: list[str] = ["http://localhost:8501", "http://127.0.0.1:8501"]

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep
 from core.exceptions import AppException, PayloadTooLargeException, ValidationException
+from core.pagination import Limit, Offset
 
 from . import services
 from .classifier import INTENTS, Intent, local_intent_model
@@ -120,8 +121,8 @@ def list_leads(
     session: SessionDep,
     intent: Annotated[str | None, Query(description="Sales, Support or Partnership")] = None,
     low_confidence: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> LeadsPublic:
     """Stored leads, newest first, filtered by intent and confidence, with the total count."""
     leads, count = services.list_leads(

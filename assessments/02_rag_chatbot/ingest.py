@@ -29,7 +29,8 @@ import io
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -95,6 +96,39 @@ class IngestResult:
 class UnsupportedFileType(AppException):
     status_code = 415
     code = "unsupported_media_type"
+
+
+class UploadsBusy(AppException):
+    status_code = 503
+    code = "uploads_busy"
+
+
+class UploadSlots:
+    """The uploads one process ingests at once (`MAX_UPLOADS_IN_FLIGHT`).
+
+    One more is refused at once with 503 and `Retry-After` rather than queued: embedding is
+    CPU-bound, so a queue in the server only makes every upload in it slower and leaves the
+    client no say. Taken and given back on the event loop only, so a plain counter is safe.
+    """
+
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.in_use = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.in_use >= self.size:
+            raise UploadsBusy(
+                f"{self.size} uploads are being ingested; retry in {self.RETRY_AFTER_SECONDS} s",
+                headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
 
 
 # ---------------------------------------------------------------- reading files
@@ -363,6 +397,9 @@ async def _ingest_one(
         {"document_id": document.id, "source": prepared.source, "chunk_index": index}
         for index in range(len(prepared.chunks))
     ]
+    # End the read transaction: its pooled connection would otherwise wait out the embedding
+    # (seconds per document), and 20 uploads at once ran the pool dry (500s after 30 s).
+    session.commit()
     # The vector store embeds first and swaps chunks atomically: a failure changes nothing.
     await vector_store.replace_document(
         document_id=document.id,

@@ -56,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the sample companies when their index does not exist yet; run the ingest jobs."""
     state = app.state
     settings = state.settings
+    state.rag_upload_slots = ingest.UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
     if settings.LOAD_SAMPLE_DATA:
         with Session(state.engine) as session:
             await ingest.load_sample_companies(
@@ -104,6 +105,12 @@ def ingest_runner(request: Request) -> TaskRunner:
     return request.app.state.rag_ingest_runner  # type: ignore[no-any-return]
 
 
+async def upload_slot(request: Request) -> AsyncIterator[None]:
+    """A place among the uploads in flight; 503 with Retry-After when they are all taken."""
+    with request.app.state.rag_upload_slots.hold():
+        yield
+
+
 def chat_request(
     body: Annotated[ChatRequest | None, Body()] = None,
     query: Annotated[str | None, Query()] = None,
@@ -138,7 +145,11 @@ def list_companies(session: SessionDep) -> CompaniesPublic:
     "/documents",
     response_model=DocumentsUploaded,
     status_code=201,
-    responses={202: {"model": DocumentsUploaded, "description": "Large files queued as jobs"}},
+    responses={
+        202: {"model": DocumentsUploaded, "description": "Large files queued as jobs"},
+        503: {"description": "MAX_UPLOADS_IN_FLIGHT uploads are being ingested; see Retry-After"},
+    },
+    dependencies=[Depends(upload_slot)],
 )
 async def upload_documents(
     response: Response,

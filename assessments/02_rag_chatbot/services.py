@@ -107,11 +107,15 @@ async def upload_documents(
     type here, and a job that cannot read it fails with the same error code.
     """
     large = [(name, data) for name, data in files if len(data) >= settings.INGEST_ASYNC_MIN_BYTES]
-    prepared = [
-        ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
-        for name, data in files
-        if len(data) < settings.INGEST_ASYNC_MIN_BYTES
-    ]
+    small = [(name, data) for name, data in files if len(data) < settings.INGEST_ASYNC_MIN_BYTES]
+    # Parsing and chunking are CPU work (a PDF takes seconds): off the event loop, which
+    # serves every other request meanwhile.
+    prepared = await anyio.to_thread.run_sync(
+        lambda: [
+            ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
+            for name, data in small
+        ]
+    )
     queued_names = [ingest.sanitise_filename(name) for name, _ in large]
     names = [document.source for document in prepared] + queued_names
     if len(set(names)) != len(names):

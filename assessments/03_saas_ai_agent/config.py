@@ -42,6 +42,8 @@ class SaasSettings(BaseSettings):
     }
     LOGIN_RATE_LIMIT: str = "10/minute"
 
+    # Webhook intake: larger bodies are refused (413) before they are verified or stored.
+    WEBHOOK_MAX_BODY_BYTES: int = Field(256 * 1024, ge=1)
     # Webhook inbox worker.
     WEBHOOK_WORKER_ENABLED: bool = True
     WEBHOOK_POLL_SECONDS: float = Field(1.0, gt=0)

@@ -14,7 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from core.exceptions import AuthenticationException, AuthorizationException
+from core.exceptions import (
+    AuthenticationException,
+    AuthorizationException,
+    PayloadTooLargeException,
+)
 
 from .auth import context as perms
 from .auth.context import RequestContext
@@ -33,6 +37,29 @@ async def get_runtime(request: Request) -> SaasRuntime:
 
 
 RuntimeDep = Annotated[SaasRuntime, Depends(get_runtime)]
+
+
+async def read_webhook_body(request: Request, runtime: RuntimeDep) -> bytes:
+    """The raw body a webhook signature covers, read only up to SAAS_WEBHOOK_MAX_BODY_BYTES:
+    a larger one is refused by its Content-Length or while it streams in, before anything
+    parses, verifies or stores it."""
+    limit = runtime.saas.WEBHOOK_MAX_BODY_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _webhook_too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _webhook_too_large(limit)
+    return bytes(body)
+
+
+def _webhook_too_large(limit: int) -> PayloadTooLargeException:
+    return PayloadTooLargeException(f"Webhook body exceeds the limit of {limit} bytes")
+
+
+WebhookBody = Annotated[bytes, Depends(read_webhook_body)]
 
 
 def get_request_context(

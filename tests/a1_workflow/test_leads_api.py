@@ -229,10 +229,27 @@ def test_list_pages_with_limit_and_offset_and_reports_the_total(client: TestClie
 
 
 @pytest.mark.parametrize(
-    "params", [{"intent": "Spam"}, {"limit": 0}, {"limit": 10_000}, {"offset": -1}]
+    "params",
+    [
+        {"intent": "Spam"},
+        {"limit": 0},
+        {"limit": 10_000},
+        {"offset": -1},
+        {"offset": 2**63},
+        {"offset": 10**30},
+    ],
 )
 def test_list_rejects_bad_query_parameters(client: TestClient, params) -> None:
     assert_error(client.get(LEADS, params=params), 422)
+
+
+def test_the_largest_offset_a_database_takes_is_an_empty_page(client: TestClient) -> None:
+    _seed(client)
+
+    response = client.get(LEADS, params={"offset": 2**63 - 1})
+
+    assert response.status_code == 200
+    assert response.json() == {"data": [], "count": 5}
 
 
 def test_read_lead_returns_the_stored_lead(client: TestClient) -> None:

@@ -160,6 +160,18 @@ class Api:
                 "data": {"id": contact_id},
             }
         ).encode()
+        return self.send_signed(tenant, body, event_id=event_id, secret=secret, timestamp=timestamp)
+
+    def send_signed(
+        self,
+        tenant: TenantHandle,
+        body: bytes,
+        *,
+        event_id: str | None = None,
+        secret: str | None = None,
+        timestamp: int | None = None,
+    ) -> Any:
+        """POST any body to the webhook endpoint, signed as `tenant` would sign it."""
         headers = saas_module("webhooks.signatures").sign(
             secret or tenant.webhook_secret,
             event_id=event_id or f"msg_{uuid.uuid4().hex}",

@@ -127,6 +127,82 @@ def test_a_redelivered_webhook_id_is_accepted_and_processed_once(api: Api) -> No
     assert len(_sync_rows(api, tenant)) == 1
 
 
+def test_the_same_webhook_id_with_a_different_body_is_409_and_changes_nothing(api: Api) -> None:
+    tenant = api.create_tenant()
+    first_contact = api.create_contact(tenant, **HOT_CONTACT)
+    other_contact = api.create_contact(tenant)
+    api.send_webhook(tenant, first_contact["id"], event_id="msg_reused")
+
+    response = api.send_webhook(tenant, other_contact["id"], event_id="msg_reused")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict"
+    assert "msg_reused" in error["message"]
+    assert _event(api, tenant, "msg_reused")["payload"]["data"] == {"id": first_contact["id"]}
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 1
+
+
+def test_a_redelivery_that_only_changes_whitespace_is_the_same_event(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    event = {"type": "contact.updated", "tenant_id": tenant.id, "data": {"id": contact["id"]}}
+
+    first = api.send_signed(tenant, json.dumps(event).encode(), event_id="msg_ws")
+    again = api.send_signed(tenant, json.dumps(event, indent=2).encode(), event_id="msg_ws")
+
+    assert first.status_code == again.status_code == 202
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 1
+
+
+def _padded_body(tenant: TenantHandle, contact_id: str, size: int) -> bytes:
+    """A valid contact.updated event padded with an extra field to exactly `size` bytes."""
+    head = f'{{"type": "contact.updated", "tenant_id": "{tenant.id}", '
+    head += f'"data": {{"id": "{contact_id}", "note": "'
+    tail = '"}}'
+    return (head + "x" * (size - len(head) - len(tail)) + tail).encode()
+
+
+def test_a_signed_body_of_exactly_256_kib_is_accepted(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+
+    response = api.send_signed(tenant, _padded_body(tenant, contact["id"], 256 * 1024))
+
+    assert response.status_code == 202
+
+
+def test_a_body_over_256_kib_is_413_before_it_is_verified_or_stored(api: Api) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+
+    signed = api.send_signed(tenant, _padded_body(tenant, contact["id"], 256 * 1024 + 1))
+    unsigned = api.post(
+        "/webhooks/crm/contact.updated",
+        content=b"x" * (256 * 1024 + 1),
+        headers={"content-type": "application/json"},
+    )
+
+    assert signed.status_code == unsigned.status_code == 413
+    assert signed.json()["error"]["code"] == "payload_too_large"
+    assert unsigned.json()["error"]["request_id"] == unsigned.headers["x-request-id"]
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 0
+
+
+def test_a_chunked_body_over_the_limit_is_413_while_it_streams(make_sqlite_api: Any) -> None:
+    api = make_sqlite_api(WEBHOOK_MAX_BODY_BYTES=1024)
+
+    response = api.post(
+        "/webhooks/crm/contact.updated",
+        content=iter([b"[" * 1000, b"]" * 1000]),  # no Content-Length: sent chunked
+        headers={"content-type": "application/json"},
+    )
+
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "Webhook body exceeds the limit of 1024 bytes"
+
+
 def test_a_bad_signature_is_401_and_nothing_is_stored(api: Api) -> None:
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
@@ -189,6 +265,44 @@ def test_a_signed_delivery_that_is_not_a_contact_update_is_422(api: Api) -> None
     response = api.post("/webhooks/crm/contact.updated", content=body, headers=headers)
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 2000 + b"]" * 2000, b'{"tenant_id": ' * 2000 + b"1" + b"}" * 2000],
+    ids=["arrays", "objects"],
+)
+def test_a_deeply_nested_unsigned_body_is_401_in_the_error_shape(
+    sqlite_api: Api, body: bytes
+) -> None:
+    response = sqlite_api.post(
+        "/webhooks/crm/contact.updated",
+        content=body,
+        headers={"content-type": "application/json", "webhook-id": "msg_deep"},
+    )
+
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "unauthorized"
+    assert error["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-1e400"])
+def test_a_signed_body_with_a_number_json_does_not_have_is_422_and_not_stored(
+    api: Api, number: str
+) -> None:
+    tenant = api.create_tenant()
+    contact = api.create_contact(tenant)
+    body = (
+        f'{{"type": "contact.updated", "tenant_id": "{tenant.id}", '
+        f'"data": {{"id": "{contact["id"]}", "score": {number}}}}}'
+    ).encode()
+
+    response = api.send_signed(tenant, body)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 0
 
 
 def test_failing_events_are_retried_then_dead_lettered_and_a_replay_processes_them(

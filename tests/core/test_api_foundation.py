@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from fastapi import APIRouter
@@ -141,6 +142,23 @@ def test_schema_violation_is_422_with_field_details(probe_client: TestClient) ->
     assert error["details"][0]["loc"] == ["body", "value"]
 
 
+def test_a_deeply_nested_json_body_is_a_4xx_on_every_route_that_takes_a_body(
+    client: TestClient,
+) -> None:
+    nested = b"[" * 2000 + b"]" * 2000
+    tried = 0
+    for template, operations in client.get("/openapi.json").json()["paths"].items():
+        path = re.sub(r"{[^}]+}", "x", template)
+        for method in {"post", "put", "patch"} & set(operations):
+            response = client.request(
+                method, path, content=nested, headers={"content-type": "application/json"}
+            )
+            tried += 1
+            assert 400 <= response.status_code < 500, (method, path, response.text)
+            assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
+    assert tried > 10  # the OpenAPI paths were really walked
+
+
 def test_app_exceptions_map_to_their_status(probe_client: TestClient) -> None:
     _assert_error_shape(probe_client.get("/probe/forbidden"), 403, "forbidden")
     _assert_error_shape(probe_client.get("/probe/llm-down"), 502, "llm_unavailable")
@@ -191,6 +209,18 @@ def test_openapi_lists_service_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
 
     assert "/health" in paths and "/metrics" in paths
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_every_asset_from_this_server(client: TestClient, page: str) -> None:
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+    assert any(url.endswith(".js") for url in assets), html
+    assert "http://" not in html and "https://" not in html
+    for url in assets:
+        assert url.startswith("/") and not url.startswith("//"), url
+        assert client.get(url).status_code == 200, url
 
 
 def test_access_log_masks_personal_data(tmp_path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
+from core.pagination import Limit, Offset
 
 from ..dependencies import TenantAdmin, TenantDBDep
 from . import service
@@ -18,8 +18,8 @@ def read_audit_log(
     ctx: TenantAdmin,
     db: TenantDBDep,
     action: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> AuditLogPublic:
     """Every write and agent run in this tenant, newest first (`?action=` filters)."""
     return service.list_entries(db, action=action, limit=limit, offset=offset)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
+
+from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadCRM, CanWriteCRM, TenantDBDep
 from . import service
@@ -24,8 +25,8 @@ def create_contact(body: ContactCreate, ctx: CanWriteCRM, db: TenantDBDep) -> Co
 def list_contacts(
     ctx: CanReadCRM,
     db: TenantDBDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ContactsPublic:
     """The tenant's contacts, newest first."""
     rows, count = service.list_contacts(db, limit=limit, offset=offset)

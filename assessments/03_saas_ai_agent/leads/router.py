@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
+
+from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadLeads, CanWriteLeads, TenantDBDep
 from . import service
@@ -31,8 +33,8 @@ def create_lead(body: LeadCreate, ctx: CanWriteLeads, db: TenantDBDep) -> LeadPu
 def list_leads(
     ctx: CanReadLeads,
     db: TenantDBDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> LeadsPublic:
     """The caller's leads, newest first."""
     rows, count = service.list_leads(db, limit=limit, offset=offset)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Query, status
+from core.pagination import Limit, Offset
 
 from ..dependencies import PlatformAdmin, RuntimeDep, TenantAdmin, TenantDBDep
 from . import service
@@ -63,8 +63,8 @@ def create_user(
 def list_users(
     ctx: TenantAdmin,
     db: TenantDBDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> UsersPublic:
     """The users of the caller's tenant."""
     users, count = service.list_users(db, limit=limit, offset=offset)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep
+from core.pagination import Limit, Offset
+
+from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep, WebhookBody
 from ..runtime import SaasRuntime
 from . import service
 from .models import (
@@ -38,9 +39,10 @@ _SIGNED_BODY = {
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=_SIGNED_BODY,
 )
-async def receive_contact_updated(request: Request, runtime: RuntimeDep) -> WebhookReceipt:
+async def receive_contact_updated(
+    request: Request, runtime: RuntimeDep, body: WebhookBody
+) -> WebhookReceipt:
     """Verify a Standard Webhooks delivery, store it, and acknowledge; processing is async."""
-    body = await request.body()
     event = await run_in_threadpool(_receive_and_enqueue, runtime, body, request.headers)
     return WebhookReceipt(event_id=event.event_id)
 
@@ -60,8 +62,8 @@ def list_events(
     ctx: CanReadCRM,
     db: TenantDBDep,
     status: EventStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> WebhookEventsPublic:
     """The tenant's webhook inbox; `?status=dead` lists the dead letters."""
     rows, count = service.list_events(db, status=status, limit=limit, offset=offset)

@@ -9,6 +9,7 @@ from typing import Literal, NoReturn
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -43,15 +44,15 @@ class ContactUpdated(BaseModel):
     data: ContactData
 
 
+class _ClaimedSender(BaseModel):
+    tenant_id: uuid.UUID
+
+
 def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-    """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once."""
+    """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once,
+    and the same webhook-id with another body is a 409."""
     tenant = _verified_sender(runtime, body, headers)
-    try:
-        event = ContactUpdated.model_validate_json(body)
-    except ValidationError as exc:
-        raise ValidationException(
-            "Not a contact.updated event", details=validation_details(exc)
-        ) from None
+    event, payload = _parse_event(body)
     event_id = headers["webhook-id"]
     ctx = RequestContext.system(
         tenant.id, tenant.subscription_tier, request_id=f"webhook:{event_id}"
@@ -59,9 +60,8 @@ def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> We
     with runtime.tenant_db(tenant.id) as db:
         stored = _find(db, event_id)
         if stored is not None:
-            log.info("webhook_duplicate", event_id=event_id)
-            return stored
-        stored = db.add(WebhookEvent(event_id=event_id, type=event.type, payload=json.loads(body)))
+            return _redelivered(stored, payload)
+        stored = db.add(WebhookEvent(event_id=event_id, type=event.type, payload=payload))
         audit.record(
             db, ctx, action="webhook.received", resource_type="webhook_event", resource_id=event_id
         )
@@ -69,17 +69,48 @@ def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> We
             db.commit()
         except IntegrityError:  # the same delivery, racing itself
             db.session.rollback()
-            return _find(db, event_id) or _not_found(event_id)
+            return _redelivered(_find(db, event_id) or _not_found(event_id), payload)
         return stored
+
+
+def _redelivered(stored: WebhookEvent, payload: dict) -> WebhookEvent:
+    """A webhook-id seen before. The same event again (a retry) is acknowledged as the first
+    was; another body under that id is refused rather than dropped in silence. Bodies are
+    compared as JSON, so a resend that only changes whitespace is still the same event."""
+    if stored.payload != payload:
+        log.warning("webhook_id_reused", event_id=stored.event_id)
+        raise ConflictException(
+            f"webhook-id {stored.event_id!r} was already received with a different body"
+        )
+    log.info("webhook_duplicate", event_id=stored.event_id)
+    return stored
+
+
+def _parse_event(body: bytes) -> tuple[ContactUpdated, dict]:
+    """The event and the payload to store, read by pydantic's parser, which refuses
+    nesting deeper than 200 levels instead of exhausting the stack."""
+    try:
+        event = ContactUpdated.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValidationException(
+            "Not a contact.updated event", details=validation_details(exc)
+        ) from None
+    payload = from_json(body)
+    try:
+        # NaN and ±Infinity (1e400 overflows to it) are not JSON: PostgreSQL's json refuses them.
+        json.dumps(payload, allow_nan=False)
+    except ValueError:
+        raise ValidationException("NaN and Infinity are not JSON numbers") from None
+    return event, payload
 
 
 def _verified_sender(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> Tenant:
     """The tenant that signed this delivery. Every failure looks the same from outside,
     so a caller cannot learn which tenant ids exist."""
     try:
-        claimed = json.loads(body).get("tenant_id")
-        tenant_id = uuid.UUID(str(claimed))
-    except (ValueError, AttributeError, TypeError):
+        # Not json.loads: a body nested a few thousand levels deep raised RecursionError there.
+        tenant_id = _ClaimedSender.model_validate_json(body).tenant_id
+    except ValidationError:
         _reject("no readable tenant_id")
     # Privileged: the secret must be read before the sender is trusted as this tenant.
     with runtime.privileged() as session:
