@@ -50,10 +50,18 @@ def call(method: str, path: str, **kwargs: Any) -> Any:
     return None
 
 
+REFUSAL_REASONS = {
+    "below_threshold": " (no passage is similar enough to the question)",
+    "not_supported": " (related passages were found, but none states the answer)",
+    "llm_refused": " (the model found no answer in the passages)",
+}
+
+
 def show_answer(message: dict) -> None:
     st.markdown(plain(message["content"]))
     if message.get("refused"):
-        st.caption("Refused: the documents do not answer this.")
+        why = REFUSAL_REASONS.get(message.get("refusal_reason") or "", "")
+        st.caption(plain(f"Refused: the documents do not answer this{why}."))
         return
     details = [f"confidence {message.get('confidence', 0):.2f}"]
     if message.get("provider"):
@@ -63,13 +71,20 @@ def show_answer(message: dict) -> None:
     st.caption(plain(" | ".join(details)))
     sources = message.get("sources") or []
     if sources:
-        with st.expander(f"Sources ({len(sources)})"):
+        cited = sum(1 for source in sources if source.get("cited"))
+        with st.expander(f"Sources ({cited} cited of {len(sources)} retrieved)"):
             for number, source in enumerate(sources, start=1):
-                mark = "cited" if source.get("cited") else "retrieved"
-                st.markdown(
-                    plain(f"[{number}] {source['source']} · score {source['score']:.3f} · {mark}")
-                )
+                st.markdown(plain(f"[{number}] {source['source']} · {source_mark(source)}"))
                 st.caption(plain(source["snippet"]))
+
+
+def source_mark(source: dict) -> str:
+    """Cited or not, and whether the chunk passed the similarity threshold or was kept by
+    keyword search alone (hybrid retrieval)."""
+    score = f"similarity {source['score']:.3f}"
+    if not source.get("above_threshold", True):
+        score += " (under the threshold: found by keywords)"
+    return f"{score} · {'cited in the answer' if source.get('cited') else 'not cited'}"
 
 
 def show_ingest_jobs() -> None:

@@ -63,6 +63,9 @@ LEFT_OUT = (
     "assessments/01_workflow_automation/evaluate.py",
     "assessments/02_rag_chatbot/evaluate.py",
     "assessments/02_rag_chatbot/evaluate_scifact.py",
+    # The trained answerability model and its trainer: the candidate trains their own.
+    "assessments/02_rag_chatbot/train_answerability.py",
+    "assessments/02_rag_chatbot/answerability_model.json",
 )
 ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "*.egg-info", ".venv")
 
@@ -129,7 +132,11 @@ ASSESSMENTS = (
             Skeleton(f"{A2}/ingest.py", noop={"load_sample_companies": "None"}),
             Skeleton(f"{A2}/retrieval.py", drop=("KeywordIndex", "reciprocal_rank_fusion")),
             Skeleton(f"{A2}/answering.py"),
-            Skeleton(f"{A2}/answerability.py", build=("*", "TermStats.*")),
+            Skeleton(
+                f"{A2}/answerability.py",
+                build=("*", "TermStats.*", "AnswerabilityModel.*", "Assessment.*"),
+            ),
+            Skeleton(f"{A2}/refusal.py"),
             Skeleton(f"{A2}/rewriting.py"),
             Skeleton(f"{A2}/passages.py"),
         ),

@@ -1,65 +1,53 @@
-"""Answerability, between retrieval and answering: do the retrieved chunks answer the question?
+"""Answerability: do the retrieved passages state the answer to the question?
 
-The 0.45 cosine threshold (`retrieval.py`) is the first gate and stays: it
-tells whether the company's documents are about the question's *topic*. An
-on-topic question about a fact no document states ("Acme's parental leave",
-"Globex's route optimiser") passes it with 0.49–0.69, so the local answerer
-adds two checks of its own. They can only add refusals, and a refusal is the
-same as the threshold's: `REFUSAL_MESSAGE`, `refused: true`, no sources.
+The 0.45 similarity gate (`refusal.py`) tells whether the company's documents
+are about the question's *topic*. An on-topic question about a fact no
+document states ("Who is the CFO?" next to a table of the CEO and the CTO)
+passes it, so the local answerer asks a second question: how likely is it
+that one of the retrieved passages answers this? A logistic model answers it
+from features of the question and the passages (a passage is a sentence, a
+table row or a list with its intro; see `passages.py`):
 
-1. **Names** (`missing_key_terms`): a capitalised term of the question (≥ 3
-   letters, not its first word: "Platinum", "Victor Lang") that no retrieved
-   chunk contains means the chunks are about something else.
-2. **Passage support** (`passage_support`): one passage (a sentence, a table
-   row, a list with its intro; see `passages.py`) has to carry the question,
-   both in meaning and in its specific words:
+- similarity: the best chunk's cosine (the gate's own score), the best
+  passage's cosine, and its lead over the second best;
+- support and coverage: the share of the question's terms, weighted by their
+  idf over the company's chunks, found in one passage (the best one, and the
+  one most similar to the question), and that share plus the cosine;
+- what is missing: the idf-weighted share of the question's terms that no
+  retrieved chunk contains, the rarest such term, names of the question
+  (capitalised terms) that no chunk mentions, a number of the question that
+  no chunk contains;
+- answer type: whether the question asks for a date, an amount of money, a
+  number, a person or a place, and whether the best passage holds one;
+- a negation in the question that the best passage lacks ("never", "not").
 
-       support(p) = cosine(question, p) + 0.5 × coverage(p)
-       coverage(p) = Σ idf(t) over the question's terms t found in p (or its heading)
-                     ───────────────────────────────────────────────────────────
-                     Σ idf(t) over the question's terms t
+Terms are lower-cased words minus English stop words and question words,
+cut to a crude stem ("cancelled" → "cancel"). An acronym meets its spelled-out
+form in either direction ("CEO" is found in "chief executive officer", and
+"chief technology officer" in "CTO"): documents write titles both ways.
 
-   and the question is answerable when max over passages of support ≥ 0.68.
-   The cosine is the one the extractive answerer ranks passages by (same
-   embedding of passage-with-heading, computed once). Terms are lower-cased
-   words minus English stop words and question words ("does", "many"), cut
-   to a crude stem ("cancelled" → "cancel", "certifications" → "certific").
-   idf is over the *company's* chunks, so a word in every chunk ("Acme")
-   weighs little and a word the company never writes ("parental", "churn")
-   weighs most; without those statistics, the retrieved passages stand in.
+The model is trained by `train_answerability.py` on the `tune` split of the
+public SQuAD 2.0 set (adversarially written unanswerable questions) and the
+shipped question set, and stored in `answerability_model.json` with its
+feature scaling, weights and decision threshold. The threshold is chosen
+for precision first: it is the probability under which at most a few percent
+of the training set's answerable questions fall. Held-out figures: the README.
 
-Why a single passage: an answer is stated somewhere. "How many weeks of paid
-parental leave do Acme employees get?" passes the 0.45 gate (0.486) with
-passages on headcount, the SLA and social responsibility, and "parental" is
-in none of them. Paraphrases ("charities" for "non-profit organisations") lose coverage
-but keep the cosine, which is why the two are added rather than required apart.
-
-Thresholds, measured on `data/evals/rag_eval.jsonl` only (the held-out set
-`rag_eval_heldout.jsonl` was written before and never tuned on): with weight
-0.5 the unanswerable questions that pass the 0.45 gate and the names check
-score 0.61–0.67 and then 0.72+, the answerable ones 0.65 (one paraphrase:
-"charities" for "non-profit organisations") then 0.69+; 0.68 sits in that
-gap, a thin margin on 51 questions. Weights 0.25–0.75 and flat or in-context
-idf were tried; company idf with 0.5 separated best (ROC AUC about 0.83,
-against 0.79 for the best passage's cosine alone).
-What it cannot see: a question whose words are nearly all in one passage but
-whose fact is not ("Acme's net profit in 2024" next to "$92 million in annual
-recurring revenue in 2024"; "Globex's chief technology officer" next to its
-Chief Executive Officer) — that takes a reader model (the LLM provider). On
-the held-out set refusal recall is 0.357 for that reason.
-
-The support threshold is calibrated for all-MiniLM-L6-v2; with another
-embedding model (`text-embedding-3-small` has another cosine scale) only the
-names check applies until it is measured there.
+The model is measured with all-MiniLM-L6-v2's cosine scale; with another
+embedding model (`text-embedding-3-small`) it does not apply and only the
+similarity gate refuses (`assess` returns None).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -68,17 +56,87 @@ from core.vector_store import SearchResult
 
 from .retrieval import CompanyCorpus
 
-# Per embedding model: the support a passage needs (see the module docstring).
-SUPPORT_THRESHOLDS: Mapping[str, float] = {"all-MiniLM-L6-v2": 0.68}
-COVERAGE_WEIGHT = 0.5
+MODEL_PATH = Path(__file__).parent / "answerability_model.json"
+SUPPORT_COVERAGE_WEIGHT = 0.5
+
+FEATURES = (
+    "best_chunk_cosine",
+    "best_passage_cosine",
+    "cosine_lead",
+    "best_support",
+    "best_coverage",
+    "coverage_of_most_similar",
+    "missing_share",
+    "rarest_missing",
+    "names_missing",
+    "typed_question",
+    "type_in_best_passage",
+    "negation_mismatch",
+    "number_missing",
+    "question_terms",
+)
 
 _WORD = re.compile(r"[a-z0-9]+")
+_LETTERS = re.compile(r"[A-Za-z][A-Za-z-]*")
 _KEY_TERM = re.compile(r"\b[A-Z][A-Za-z0-9&-]*[A-Za-z0-9]")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,5}s?\b")
+_DIGITS = re.compile(r"\d[\d,.]*")
+_CONDITIONAL = re.compile(r"\b(?:if|or|whether or) not\b")
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|neither|nor|without|cannot)\b|n't\b")
 # Words that say what kind of question it is, not what it is about.
 _QUESTION_WORDS = frozenset(
     {"does", "did", "doing", "get", "gets", "got", "just", "like", "long", "many", "much", "tell"}
 )
 _SUFFIXES = ("ational", "ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es")
+# Small words an acronym skips: "Chief Officer of Operations" is not "COOO".
+_INITIALISM_SKIP = frozenset({"of", "and", "for", "the"})
+_LONGEST_ACRONYM = 5
+
+_ANSWER_TYPES = (
+    (
+        "date",
+        r"\b(?:what|which) (?:year|date|day|month|century|decade|time)\b|^\s*when\b"
+        r"|\bwhen (?:did|was|were|is|does|do|will|are)\b|\bhow long ago\b",
+    ),
+    (
+        "money",
+        r"\bhow much\b[^?]*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fees"
+        r"|spend|spent|worth|raise|raised|earn|earned)\b"
+        r"|\bwhat (?:is|was|are|were) the (?:price|cost|fee)",
+    ),
+    (
+        "number",
+        r"\bhow (?:many|much|long|far|big|large|old|often|tall|high|fast|heavy|wide)\b"
+        r"|\bwhat (?:percentage|percent|number|proportion|share|amount)\b",
+    ),
+    ("person", r"^\s*(?:who|whom|whose)\b|\bwho (?:is|was|are|were|did|does|leads|runs|founded)\b"),
+    (
+        "place",
+        r"^\s*where\b|\bwhere (?:is|was|are|were|did|does|do)\b"
+        r"|\b(?:which|what) (?:city|country|state|region|town|continent|island|office)\b",
+    ),
+)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty"
+    "|fifty|hundred|thousand|million|billion|dozen|half"
+)
+_HOLDS_TYPE = {
+    "date": re.compile(
+        r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+        r"[a-z]*\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\bcentur(?:y|ies)\b"
+        r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        re.IGNORECASE,
+    ),
+    "money": re.compile(
+        r"[$€£¥]|\b(?:usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?|cents?)\b|\d", re.IGNORECASE
+    ),
+    "number": re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
+}
+# A capitalised word inside a sentence: a name, for "who" and "where" questions.
+_INNER_CAPITALISED = re.compile(r"(?<=[a-z,;:(] )[A-Z][a-z]+")
+
+
+# ---------------------------------------------------------------- terms
 
 
 @dataclass(frozen=True)
@@ -100,13 +158,9 @@ class TermStats:
     def idf(self, term: str) -> float:
         return math.log(1 + self.documents / (self.frequency.get(term, 0) + 0.5))
 
-
-@dataclass(frozen=True)
-class Support:
-    answerable: bool
-    score: float  # the best passage's support
-    passage: int | None  # its index
-    missing: tuple[str, ...]  # question terms in no passage
+    @property
+    def highest_idf(self) -> float:
+        return math.log(1 + self.documents / 0.5)
 
 
 def stem(word: str) -> str:
@@ -136,51 +190,120 @@ def content_terms(text: str) -> list[str]:
     ]
 
 
-def support_threshold(embedding_model: str) -> float | None:
-    return SUPPORT_THRESHOLDS.get(embedding_model)
+def acronyms(text: str) -> set[str]:
+    """Acronyms written in `text`, lower-cased: "CEO", "CTOs" → {"ceo", "cto"}."""
+    return {
+        found.rstrip("s").lower()
+        for found in _ACRONYM.findall(text)
+        if sum(ch.isupper() for ch in found) >= 2
+    }
 
 
-def passage_support(
-    question: str,
-    passages: Sequence[str],
-    similarities: np.ndarray,
-    *,
-    threshold: float,
-    stats: TermStats | None = None,
-) -> Support:
-    """Does one passage carry the question? `similarities[i]` is cosine(question, passages[i])."""
-    terms = list(dict.fromkeys(content_terms(question)))
-    passage_terms = [set(content_terms(text)) for text in passages]
-    if not passages:
-        return Support(False, 0.0, None, tuple(terms))
-    stats = stats or TermStats.of(passages)
-    weights = {term: stats.idf(term) for term in terms}
-    total = sum(weights.values())
-    coverage = np.array(
-        [
-            sum(weights[term] for term in terms if term in found) / total if total else 1.0
-            for found in passage_terms
-        ]
-    )
-    scores = np.asarray(similarities, dtype=float) + COVERAGE_WEIGHT * coverage
-    best = int(np.argmax(scores))
-    seen = set().union(*passage_terms)
-    return Support(
-        answerable=bool(scores[best] >= threshold),
-        score=float(scores[best]),
-        passage=best,
-        missing=tuple(term for term in terms if term not in seen),
-    )
+def initialisms(text: str) -> dict[str, list[str]]:
+    """What an acronym could stand for in `text`: "chief executive officer" → {"ceo": its
+    words, "ce": …, "eo": …}. Runs of content words; "of", "and", "for", "the" are skipped
+    ("Chief Officer of Operations" is not "COOO"), any other stop word ends a run."""
+    found: dict[str, list[str]] = {}
+    run: list[str] = []
+    for token in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", text):
+        lowered = token.lower()
+        if lowered in _INITIALISM_SKIP:
+            continue
+        if lowered in ENGLISH_STOP_WORDS:
+            run = []
+            continue
+        for word in token.split("-"):  # "single sign-on" is S-S-O
+            run = [*run[-(_LONGEST_ACRONYM - 1) :], word]
+            for start in range(len(run) - 1):
+                letters = "".join(w[0].lower() for w in run[start:])
+                found.setdefault(letters, run[start:])
+    return found
+
+
+def spell_out(question: str, text: str) -> str:
+    """The question with each acronym followed by its spelled-out form in `text`:
+    "Who is the CTO?" → "Who is the CTO (chief technology officer)?". The embedding model
+    does not know that the two are one title; the documents do."""
+    expansions = initialisms(text)
+
+    def expand(match: re.Match[str]) -> str:
+        words = expansions.get(match.group().rstrip("s").lower())
+        return f"{match.group()} ({' '.join(words).lower()})" if words else match.group()
+
+    return _ACRONYM.sub(expand, question)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A passage or the chunks as the features read them: terms, acronyms, initialisms."""
+
+    lower: str
+    terms: frozenset[str]
+    acronyms: frozenset[str]
+    initialisms: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        return _read(text)
+
+    @classmethod
+    def read(cls, text: str) -> _Text:
+        return cls(
+            lower=text.lower(),
+            terms=frozenset(content_terms(text)),
+            acronyms=frozenset(acronyms(text)),
+            initialisms=frozenset(initialisms(text)),
+        )
+
+
+@lru_cache(maxsize=20_000)
+def _read(text: str) -> _Text:
+    """Passages come back for related questions: read each once."""
+    return _Text.read(text)
+
+
+@dataclass(frozen=True)
+class _Question:
+    text: str
+    terms: tuple[str, ...]
+    acronyms: frozenset[str]
+    # Terms of a spelled-out title, by the acronym it makes: "cto" → ("chief", "technolog", …)
+    spelled: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, question: str) -> _Question:
+        spelled = {
+            letters: frozenset(stem(word.lower()) for word in words)
+            for letters, words in initialisms(question).items()
+            if len(letters) >= 3
+        }
+        return cls(
+            text=question,
+            terms=tuple(dict.fromkeys(content_terms(question))),
+            acronyms=frozenset(acronyms(question)),
+            spelled=spelled,
+        )
+
+    def found_in(self, text: _Text) -> set[str]:
+        """The question's terms that `text` states, an acronym and its spelled-out form alike."""
+        found = {term for term in self.terms if term in text.terms}
+        found |= {acronym for acronym in self.acronyms if acronym in text.initialisms}
+        for acronym in text.acronyms:
+            found |= self.spelled.get(acronym, frozenset())
+        return found
 
 
 def missing_key_terms(question: str, chunks: Sequence[SearchResult]) -> list[str]:
-    """Capitalised terms of the question (names, products, plans) that no chunk mentions."""
-    text = " ".join(chunk.text for chunk in chunks).lower()
-    missing = []
-    for term in _key_terms(question):
-        if not re.search(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z0-9])", text):
-            missing.append(term)
-    return missing
+    """Capitalised terms of the question (names, products, plans) that no chunk mentions;
+    an acronym counts as mentioned when the chunks spell it out."""
+    joined = _Text.of(" ".join(chunk.text for chunk in chunks))
+    return [term for term in _key_terms(question) if not _mentions(term, joined)]
+
+
+def _mentions(term: str, text: _Text) -> bool:
+    if re.search(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z0-9])", text.lower):
+        return True
+    return term.isupper() and term.lower().rstrip("s") in text.initialisms
 
 
 def _key_terms(question: str) -> list[str]:
@@ -188,13 +311,162 @@ def _key_terms(question: str) -> list[str]:
     for sentence in re.split(r"(?<=[.!?:])\s+", question.strip()):
         # A sentence's first word is capitalised by grammar, not because it is a name.
         rest = re.sub(r"['’]s\b", "", " ".join(sentence.split()[1:]))
-        # Two-letter acronyms ("OS", "UK") are too often written otherwise in documents.
         terms += [
             term
             for term in _KEY_TERM.findall(rest)
             if len(term) > 2 and term.lower() not in ENGLISH_STOP_WORDS
         ]
     return terms
+
+
+def answer_type(question: str) -> str | None:
+    """date | money | number | person | place, or None when the question does not say."""
+    lowered = question.lower()
+    return next((kind for kind, pattern in _ANSWER_TYPES if re.search(pattern, lowered)), None)
+
+
+def holds_type(kind: str, passage: str, question: str) -> bool:
+    if kind in _HOLDS_TYPE:
+        return bool(_HOLDS_TYPE[kind].search(passage))
+    asked = {word.lower() for word in _LETTERS.findall(question)}
+    return any(word.lower() not in asked for word in _INNER_CAPITALISED.findall(passage))
+
+
+# ---------------------------------------------------------------- features and the model
+
+
+def features(
+    question: str,
+    passages: Sequence[str],
+    similarities: np.ndarray,
+    chunks: Sequence[SearchResult],
+    stats: TermStats,
+) -> np.ndarray:
+    """The model's inputs, in `FEATURES` order. `similarities[i]` is cosine(question,
+    passages[i]); passages are read with their heading (`Passage.ranking_text`)."""
+    asked = _Question.of(question)
+    weights = {term: stats.idf(term) for term in asked.terms}
+    total = sum(weights.values()) or 1.0
+    covered = coverages(question, passages, stats) if len(passages) else np.zeros(1)
+    cosines = np.asarray(similarities, dtype=float) if len(passages) else np.zeros(1)
+    support = cosines + SUPPORT_COVERAGE_WEIGHT * covered
+    best, most_similar = int(np.argmax(support)), int(np.argmax(cosines))
+    ranked = np.sort(cosines)[::-1]
+    lead = float(ranked[0] - ranked[1]) if len(ranked) > 1 else 0.0
+
+    joined = _Text.of(" ".join(chunk.text for chunk in chunks))
+    in_chunks = asked.found_in(joined)
+    missing = [term for term in asked.terms if term not in in_chunks]
+    names = [term for term in _key_terms(question) if not _mentions(term, joined)]
+    numbers = [n.strip(".,") for n in _DIGITS.findall(question)]
+    best_passage = passages[best] if passages else ""
+    kind = answer_type(question)
+    # "If not, what is the cheapest option?" asks on; it negates nothing it asks about.
+    negated = bool(_NEGATION.search(_CONDITIONAL.sub(" ", question.lower())))
+    return np.array(
+        [
+            max((chunk.score for chunk in chunks), default=0.0),
+            float(ranked[0]),
+            lead,
+            float(support[best]),
+            float(covered.max()),
+            float(covered[most_similar]),
+            sum(weights[term] for term in missing) / total,
+            max((weights[term] for term in missing), default=0.0) / stats.highest_idf,
+            float(min(len(names), 2)),
+            float(kind is not None),
+            float(kind is not None and holds_type(kind, best_passage, question)),
+            float(negated and not _NEGATION.search(best_passage.lower())),
+            float(any(number and number not in joined.lower for number in numbers)),
+            math.log1p(len(asked.terms)),
+        ]
+    )
+
+
+def coverages(question: str, passages: Sequence[str], stats: TermStats) -> np.ndarray:
+    """Per passage: the idf-weighted share of the question's terms it states (an acronym
+    and its spelled-out form count as the same term)."""
+    asked = _Question.of(question)
+    weights = {term: stats.idf(term) for term in asked.terms}
+    total = sum(weights.values())
+    if not total:
+        return np.ones(len(passages))
+    shares = []
+    for passage in passages:
+        found = asked.found_in(_Text.of(passage))
+        shares.append(sum(weight for term, weight in weights.items() if term in found) / total)
+    return np.array(shares)
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """Standardised features → logistic regression → P(answerable); refuse under threshold."""
+
+    embedding_model: str
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    intercept: float
+    threshold: float
+
+    def probability(self, x: np.ndarray) -> float:
+        z = float(((x - self.mean) / self.scale) @ self.weights + self.intercept)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> AnswerabilityModel:
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError("the answerability model was trained on other features")
+        return cls(
+            embedding_model=data["embedding_model"],
+            features=tuple(data["features"]),
+            mean=np.array(data["mean"], dtype=float),
+            scale=np.array(data["scale"], dtype=float),
+            weights=np.array(data["weights"], dtype=float),
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+        )
+
+
+@cache
+def load_model(path: Path = MODEL_PATH) -> AnswerabilityModel:
+    return AnswerabilityModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    probability: float
+    threshold: float
+    passage: int | None  # the best-supported passage
+
+    @property
+    def answerable(self) -> bool:
+        return self.probability >= self.threshold
+
+
+def assess(
+    question: str,
+    passages: Sequence[str],
+    similarities: np.ndarray,
+    chunks: Sequence[SearchResult],
+    *,
+    stats: TermStats | None,
+    embedding_model: str,
+    model: AnswerabilityModel | None = None,
+) -> Assessment | None:
+    """How likely the passages answer the question; None when no model fits the embedder."""
+    model = model or load_model()
+    if model.embedding_model != embedding_model:
+        return None
+    stats = stats or TermStats.of(chunk.text for chunk in chunks)
+    x = features(question, passages, similarities, chunks, stats)
+    support = np.asarray(similarities, dtype=float)
+    return Assessment(
+        probability=round(model.probability(x), 4),
+        threshold=model.threshold,
+        passage=int(np.argmax(support)) if len(passages) else None,
+    )
 
 
 # ---------------------------------------------------------------- company statistics

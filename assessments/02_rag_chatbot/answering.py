@@ -7,16 +7,14 @@ is `sources[n-1]` in the response.
   `<documents>` block and says, before any document text, that documents are
   data and never instructions, that every fact is cited, and that an answer
   the documents do not hold is the exact refusal.
-- Local: passages copied from the chunks (`passages.py`), ranked by embedding
-  similarity to the question, each followed by the marker of the chunk it
-  came from. It never writes a word that is not in the documents, and never
-  quotes text that addresses the assistant ("ignore all previous
-  instructions…"). Before answering it runs the answerability check
-  (`answerability.py`): it refuses when a name the question asks about (a
-  capitalised term such as "Platinum") appears in none of the chunks, or when
-  no single passage supports the question (cosine similarity plus
-  idf-weighted coverage of the question's terms under 0.68 with
-  all-MiniLM-L6-v2) — the chunks are on the topic but do not state the fact.
+- Local: the passage that answers (`passages.py`: a sentence, a table row
+  read under its column names, a list with its intro), ranked by embedding
+  similarity to the question, followed by the marker of the chunk it came
+  from. It never writes a word that is not in the documents, and never quotes
+  text that addresses the assistant ("ignore all previous instructions…").
+  Before answering it asks the answerability model (`answerability.py`) how
+  likely the passages are to state the answer, and refuses under its
+  threshold (`refusal.py`, reason `not_supported`).
 
 `check_answer` validates markers (dropping any that point at no chunk) and
 `confidence` scores the result; see the README for the definition.
@@ -26,6 +24,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,32 +38,39 @@ from core.llm_client import LLMClient
 from core.prompts import Prompt, load_prompt
 from core.vector_store import SearchResult
 
-from .answerability import TermStats, missing_key_terms, passage_support, support_threshold
+from . import refusal
+from .answerability import (
+    TermStats,
+    answer_type,
+    assess,
+    coverages,
+    holds_type,
+    spell_out,
+)
 from .passages import Passage, passages, split_sentences
-from .retrieval import keyword_terms
-from .schemas import REFUSAL_MESSAGE
+from .refusal import REFUSAL_MESSAGE, is_refusal
 
 log = structlog.get_logger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
 EXTRACTIVE_MODEL = "extractive"
-MAX_SENTENCES = 3
-# Sentences within this much cosine similarity of the best one join the answer.
-SENTENCE_MARGIN = 0.15
+MAX_PASSAGES = 2
+# A second passage joins the answer only when it ranks within this much of the best
+# (chosen on the tuning sets: on 500 SQuAD `tune` questions 0.10 put the gold span in
+# 74.3% of answers against 68.8% for 0.02; a third passage is never added).
+SECOND_PASSAGE_MARGIN = 0.1
+# Passage embeddings kept per model (384 floats each with all-MiniLM-L6-v2: about 30 MB).
+PASSAGE_CACHE_SIZE = 20_000
+_PASSAGE_VECTORS: dict[str, OrderedDict[str, np.ndarray]] = {}
+# What ranks a passage above its similarity: holding the asked-for type, sharing words.
+TYPE_WEIGHT = 0.05
 HISTORY_TURNS = 6
-# Similarity ranks passages; sharing the question's words adds a little on top.
-LEXICAL_WEIGHT = 0.1
+# Similarity ranks passages; stating the question's terms (idf-weighted, an acronym
+# meeting its spelled-out form) adds on top: "CTO" picks the chief technology officer's
+# sentence over the chief executive's, which is as similar in meaning.
+COVERAGE_WEIGHT = 0.2
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
-# An LLM's own wording of "the context does not answer this" (read on `is_refusal`'s words).
-_NOT_IN_DOCUMENTS = re.compile(
-    r"\b(?:provided |given )?(?:documents?|context|sources?)\b[a-z' ]{0,20}"
-    r"\b(?:do not|does not|don't|doesn't)\s+(?:\w+\s+)?"
-    r"(?:state|states|mention|mentions|contain|contains|say|says|include|includes|provide|"
-    r"provides|specify|specifies|give|gives|cover|covers)\b"
-    r"|\bnot enough information\b|\bnot (?:stated|mentioned|specified) in the (?:provided )?"
-    r"(?:documents?|context)\b"
-)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class AnswerContext:
     history: Sequence[Turn] = ()
     # The company's term statistics for the answerability check (None: the chunks stand in).
     term_stats: TermStats | None = None
+    company_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,43 +150,103 @@ class _Candidate:
 
 
 async def extractive_answer(embedder: EmbeddingClient, context: AnswerContext) -> StepOutcome[str]:
-    """Up to three passages from the chunks, most similar to the question, each cited."""
-    candidates = _candidates(context.chunks)
+    """The passage that answers the question, cited; the refusal when none is likely to.
+
+    Passages are ranked by cosine similarity to the question plus a little for
+    stating its terms and for holding what it asks for (a date for "when", a
+    number for "how many"). The best one is the answer; a second joins it only
+    when it ranks almost as high (`SECOND_PASSAGE_MARGIN`), so the answer is the
+    sentence that states the fact rather than its neighbours.
+    """
+    candidates, similarities = await passage_similarities(
+        embedder, context.question, context.chunks
+    )
     if not candidates:
-        return _local_outcome(REFUSAL_MESSAGE, embedder)
-    names = missing_key_terms(context.question, context.chunks)
-    if names:
-        log.info("rag_unanswerable", reason="missing_name", terms=names)
-        return _local_outcome(REFUSAL_MESSAGE, embedder)
+        return _local_outcome(REFUSAL_MESSAGE, embedder, reason=refusal.NOT_SUPPORTED)
     texts = [c.passage.ranking_text for c in candidates]
-    vectors = await embedder.embed_documents(texts)
-    similarities = vectors @ await embedder.embed_query(context.question)
-    threshold = support_threshold(embedder.model)
-    if threshold is not None:
-        support = passage_support(
-            context.question, texts, similarities, threshold=threshold, stats=context.term_stats
-        )
-        if not support.answerable:
-            log.info(
-                "rag_unanswerable",
-                reason="no_supporting_passage",
-                support=round(support.score, 3),
-                missing=list(support.missing),
-            )
-            return _local_outcome(REFUSAL_MESSAGE, embedder)
-    scores = similarities
-    terms = _stems(context.question)
-    if terms:
-        overlap = np.array(
-            [len(terms & _stems(c.passage.ranking_text)) / len(terms) for c in candidates]
-        )
-        scores = scores + LEXICAL_WEIGHT * overlap
+    assessment = assess(
+        context.question,
+        texts,
+        similarities,
+        context.chunks,
+        stats=context.term_stats,
+        embedding_model=embedder.model,
+    )
+    if assessment is not None and (reason := refusal.decide(assessment)):
+        log.info("rag_unanswerable", reason=reason, probability=assessment.probability)
+        return _local_outcome(REFUSAL_MESSAGE, embedder, reason=reason)
+    stats = context.term_stats or TermStats.of(chunk.text for chunk in context.chunks)
+    # The company's own name says which tenant is asked about, not which passage answers:
+    # "Who is the CTO of Northwind Labs?" is about "CTO", wherever "Northwind" is written.
+    topic = _without_words(context.question, context.company_id)
+    scores = (
+        similarities
+        + COVERAGE_WEIGHT * coverages(topic, texts, stats)
+        + _answer_bonus(context.question, [c.passage.text for c in candidates])
+    )
     ranked = np.argsort(-scores, kind="stable")
     best = float(scores[ranked[0]])
-    chosen = [candidates[i] for i in ranked[:MAX_SENTENCES] if scores[i] >= best - SENTENCE_MARGIN]
+    chosen = [
+        candidates[i] for i in ranked[:MAX_PASSAGES] if scores[i] >= best - SECOND_PASSAGE_MARGIN
+    ]
     chosen.sort(key=lambda c: (c.number, c.passage.position))
     answer = " ".join(f"{c.passage.text} [{c.number}]" for c in chosen)
-    return _local_outcome(answer, embedder)
+    outcome = _local_outcome(answer, embedder)
+    if assessment is not None:
+        outcome.extra["answerability"] = assessment.probability
+    return outcome
+
+
+async def passage_similarities(
+    embedder: EmbeddingClient, question: str, chunks: Sequence[SearchResult]
+) -> tuple[list[_Candidate], np.ndarray]:
+    """The chunks' passages and their cosine similarity to the question (read with headings)."""
+    candidates = _candidates(chunks)
+    if not candidates:
+        return [], np.zeros(0)
+    vectors = await _passage_vectors(embedder, [c.passage.ranking_text for c in candidates])
+    asked = spell_out(question, " ".join(chunk.text for chunk in chunks))
+    return candidates, vectors @ await embedder.embed_query(asked)
+
+
+async def _passage_vectors(embedder: EmbeddingClient, texts: list[str]) -> np.ndarray:
+    """Embeddings of passages, cached by text: the same chunks come back for related
+    questions, and embedding their passages is most of a local answer's time."""
+    cache = _PASSAGE_VECTORS.setdefault(embedder.model, OrderedDict())
+    missing = list(dict.fromkeys(text for text in texts if text not in cache))
+    if missing:
+        for text, vector in zip(missing, await embedder.embed_documents(missing), strict=True):
+            cache[text] = vector
+        while len(cache) > PASSAGE_CACHE_SIZE:
+            cache.popitem(last=False)
+    for text in texts:
+        cache.move_to_end(text)
+    return np.stack([cache[text] for text in texts])
+
+
+async def best_passage_scores(
+    embedder: EmbeddingClient, question: str, chunks: Sequence[SearchResult]
+) -> dict[int, float]:
+    """chunk id → the cosine of its passage most similar to the question."""
+    candidates, similarities = await passage_similarities(embedder, question, chunks)
+    best: dict[int, float] = {}
+    for candidate, similarity in zip(candidates, similarities, strict=True):
+        chunk_id = chunks[candidate.number - 1].chunk_id
+        best[chunk_id] = max(best.get(chunk_id, -1.0), float(similarity))
+    return best
+
+
+def _without_words(question: str, company_id: str | None) -> str:
+    words = set(re.split(r"[-_]", company_id or "")) - {""}
+    return " ".join(w for w in question.split() if re.sub(r"\W", "", w.lower()) not in words)
+
+
+def _answer_bonus(question: str, passages: Sequence[str]) -> np.ndarray:
+    """TYPE_WEIGHT for passages that hold what the question asks for (a date, a number…)."""
+    kind = answer_type(question)
+    if kind is None:
+        return np.zeros(len(passages))
+    return np.array([TYPE_WEIGHT * holds_type(kind, text, question) for text in passages])
 
 
 def _candidates(chunks: Sequence[SearchResult]) -> list[_Candidate]:
@@ -194,10 +261,15 @@ def _candidates(chunks: Sequence[SearchResult]) -> list[_Candidate]:
     return candidates
 
 
-def _local_outcome(answer: str, embedder: EmbeddingClient) -> StepOutcome[str]:
-    return StepOutcome(
+def _local_outcome(
+    answer: str, embedder: EmbeddingClient, *, reason: str | None = None
+) -> StepOutcome[str]:
+    outcome = StepOutcome(
         value=answer, provider=LOCAL_PROVIDER, model=f"{EXTRACTIVE_MODEL}+{embedder.model}"
     )
+    if reason is not None:
+        outcome.extra["refusal_reason"] = reason
+    return outcome
 
 
 # ---------------------------------------------------------------- checking and scoring
@@ -219,18 +291,6 @@ def check_answer(text: str, *, sources: int) -> CheckedAnswer:
     return CheckedAnswer(text, refused=False, cited=cited, coverage=coverage)
 
 
-def is_refusal(text: str) -> bool:
-    """The refusal sentence (small variations, trailing words), or an uncited answer that
-    only says the documents do not hold the answer ("The documents do not mention …")."""
-
-    def words(value: str) -> str:
-        return " ".join(re.findall(r"[a-z0-9']+", value.lower().replace("’", "'")))
-
-    if words(text).startswith(words(REFUSAL_MESSAGE)):
-        return True
-    return not CITATION.search(text) and bool(_NOT_IN_DOCUMENTS.search(words(text)))
-
-
 def confidence(checked: CheckedAnswer, chunks: Sequence[SearchResult]) -> float:
     """0 for a refusal; else the mean similarity of the cited chunks (the best chunk's
     when nothing is cited), scaled by 0.5 + 0.5 × the share of cited sentences."""
@@ -243,8 +303,3 @@ def confidence(checked: CheckedAnswer, chunks: Sequence[SearchResult]) -> float:
 
 def _prompt(name: str) -> Prompt:
     return load_prompt(PROMPTS, name)
-
-
-def _stems(text: str) -> set[str]:
-    # Five-letter prefixes: "annually" meets "annual", "users" meets "user".
-    return {term[:5] for term in keyword_terms(text)}

@@ -1,26 +1,36 @@
-"""Evaluate the chatbot on the shipped question set (`data/evals/rag_eval.jsonl`).
+"""Evaluate the chatbot's answers and refusals on several question sets, side by side.
 
 Runs the product itself — the app's start-up (sample data ingested into a
-temporary folder), then each question through the same retrieval, answering
-and citation checks as `POST /chat` — and prints:
+temporary folder), the set's companies ingested the same way, then each
+question through the same retrieval, answering and citation checks as
+`POST /chat` — and prints one row per set and retrieval mode:
 
-- retrieval hit@4 and MRR@4: the expected source among the top 4 chunks
-  (answerable questions, ranking before the threshold is applied);
-- refusal precision and recall: "refused" as the positive class, unanswerable
-  questions as the truth;
-- answer fact recall: the share of expected facts found in the answers to
-  answerable questions (a refusal finds none);
-- citation correctness: every `[n]` in an answer points at a returned source
-  whose chunk contains, verbatim, the sentence the marker ends;
-- the best cosine similarity per question, answerable vs unanswerable, to see
-  how well the 0.45 threshold separates them.
+- answered: share of answerable questions answered (1 − false refusals);
+- right source: answered, and the expected document among the *cited* sources;
+- gold: the answer contains the gold fact(s) — every expected fact of the
+  project's sets, or one of SQuAD's gold spans after SQuAD's normalisation;
+- false refusals, and of them the share the 0.45 gate made (`gate`; the rest
+  are the answerability model's); unanswerable refused (on-topic questions the
+  documents do not answer); off-topic refused (questions about something else);
+- ms per question (retrieval + answer, in process).
 
-`--held-out` also runs `data/evals/rag_eval_heldout.jsonl` (18 answerable, 14
-unanswerable questions written before the answerability check was tuned, and
-never tuned on) and prints its table after the main one.
+The sets (`--sets`, comma-separated):
+
+- `shipped`: `data/evals/rag_eval.jsonl` on the sample companies (tuned on);
+- `held-out`: `data/evals/rag_eval_heldout.jsonl`, written before the
+  answerability check was first tuned, never tuned on;
+- `companies`: `data/evals/rag_eval_companies.jsonl` on the companies of
+  `data/evals/heldout_companies/`, written before the learned answerability
+  check, never tuned on;
+- `squad-tune`, `squad-report`: SQuAD 2.0 articles laid out as companies
+  (`../shared/datasets/squad2`, or `--squad DIR`); the check is trained on
+  `tune`, `report` is never tuned on.
+
+`-v` lists the misses; `--details` also prints the shipped sets' retrieval and
+citation figures (hit@4, MRR, refusal precision/recall, citation correctness).
 
     .venv/bin/python assessments/02_rag_chatbot/evaluate.py \\
-        [--retrieval vector|hybrid] [--held-out] [-v]
+        [--sets shipped,held-out,companies,squad-report] [--retrieval vector|hybrid|both] [-v]
 """
 
 from __future__ import annotations
@@ -37,8 +47,10 @@ import argparse
 import asyncio
 import json
 import re
+import string
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,15 +59,20 @@ from sqlmodel import Session
 from core.config import PROJECT_ROOT, Settings
 from core.vector_store import SearchResult
 
-from . import services
+from . import ingest, services
 from .answering import CITATION
 from .passages import is_verbatim
 from .retrieval import RETRIEVAL_MODES, RetrievalMode
 from .schemas import ChatRequest, ChatResponse
 
-EVAL_SET = PROJECT_ROOT / "data" / "evals" / "rag_eval.jsonl"
-HELD_OUT_SET = PROJECT_ROOT / "data" / "evals" / "rag_eval_heldout.jsonl"
+EVALS = PROJECT_ROOT / "data" / "evals"
+EVAL_SET = EVALS / "rag_eval.jsonl"
+HELD_OUT_SET = EVALS / "rag_eval_heldout.jsonl"
+COMPANIES_SET = EVALS / "rag_eval_companies.jsonl"
+COMPANIES_DIR = EVALS / "heldout_companies"
+SQUAD_DIR = PROJECT_ROOT.parent / "shared" / "datasets" / "squad2"
 TOP_K = 4
+Kind = str  # "answerable" | "unanswerable" | "off_topic"
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,13 @@ class EvalItem:
     question: str
     answerable: bool
     expected_source: str | None
-    expected_facts: list[str] = field(default_factory=list)
+    expected_facts: list[str] = field(default_factory=list)  # all must be in the answer
+    kind: Kind | None = None  # None: "answerable" or "unanswerable" from `answerable`
+    gold_spans: list[str] = field(default_factory=list)  # SQuAD: any one must be
+
+    @property
+    def category(self) -> Kind:
+        return self.kind or ("answerable" if self.answerable else "unanswerable")
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,7 @@ class ItemResult:
     best_score: float
     response: ChatResponse
     citations_correct: bool
+    seconds: float = 0.0
 
     @property
     def rank(self) -> int | None:
@@ -86,6 +110,21 @@ class ItemResult:
         answer = self.response.answer.lower()
         return sum(1 for fact in self.item.expected_facts if fact.lower() in answer)
 
+    @property
+    def gold(self) -> bool:
+        """The answer holds the gold: every expected fact, or one SQuAD span."""
+        if self.response.refused:
+            return False
+        if self.item.gold_spans:
+            answer = squad_normalise(self.response.answer)
+            return any(squad_normalise(span) in answer for span in self.item.gold_spans)
+        return self.facts_found == len(self.item.expected_facts)
+
+    @property
+    def right_source(self) -> bool:
+        cited = {s.source for s in self.response.sources if s.cited}
+        return not self.response.refused and self.item.expected_source in cited
+
 
 @dataclass
 class EvalReport:
@@ -94,6 +133,9 @@ class EvalReport:
     provider: str
     label: str = ""  # which question set, in the table's title
     store: str = "faiss"  # VECTOR_STORE
+
+    def of(self, kind: Kind) -> list[ItemResult]:
+        return [r for r in self.results if r.item.category == kind]
 
     @property
     def answerable(self) -> list[ItemResult]:
@@ -130,12 +172,57 @@ class EvalReport:
         answered = [r for r in self.results if not r.response.refused]
         return _mean([r.citations_correct for r in answered]) if answered else 1.0
 
+    @property
+    def answered(self) -> float:
+        return _mean([not r.response.refused for r in self.answerable])
+
+    @property
+    def false_refusals(self) -> float:
+        return 1.0 - self.answered if self.answerable else 0.0
+
+    @property
+    def right_source(self) -> float:
+        return _mean([r.right_source for r in self.answerable])
+
+    @property
+    def gold(self) -> float:
+        return _mean([r.gold for r in self.answerable])
+
+    @property
+    def gate_refusals(self) -> float:
+        """Answerable questions refused by the 0.45 gate (the rest of the false refusals
+        are the answerability model's)."""
+        return _mean([r.response.refusal_reason == "below_threshold" for r in self.answerable])
+
+    def refused(self, kind: Kind) -> float | None:
+        results = self.of(kind)
+        return _mean([r.response.refused for r in results]) if results else None
+
+    @property
+    def ms_per_question(self) -> float:
+        return 1000 * _mean([r.seconds for r in self.results])
+
+    def row(self) -> str:
+        def share(value: float | None) -> str:
+            return "    –" if value is None else f"{value:5.3f}"
+
+        unanswerable, off_topic = len(self.of("unanswerable")), len(self.of("off_topic"))
+        counts = f"{len(self.answerable)}/{unanswerable}/{off_topic}"
+        return (
+            f"{self.label:<14}{self.mode:<8}{counts:>12}  {share(self.answered)}  "
+            f"{share(self.right_source)}  {share(self.gold)}  {share(self.false_refusals)}  "
+            f"{share(self.gate_refusals)}  "
+            f"{share(self.refused('unanswerable'))}  {share(self.refused('off_topic'))}  "
+            f"{self.ms_per_question:6.1f}"
+        )
+
     def table(self) -> str:
+        """The shipped sets' detailed figures (retrieval, refusal, citations)."""
         rows = [
             ("retrieval hit@4", self.hit_rate, ">= 0.90"),
             ("retrieval MRR@4", self.mrr, ""),
             ("refusal precision", self.refusal_precision, ">= 0.85"),
-            ("refusal recall", self.refusal_recall, ">= 0.85"),
+            ("refusal recall", self.refusal_recall, ""),
             ("answer fact recall", self.fact_recall, ""),
             ("citation correctness", self.citation_correctness, "= 1.00"),
         ]
@@ -159,9 +246,10 @@ class EvalReport:
             if r.item.answerable and r.rank is None:
                 problems.append(f"expected {r.item.expected_source} not in {r.ranked_sources}")
             if r.response.refused == r.item.answerable:
-                problems.append("refused" if r.response.refused else "answered")
-            if r.item.answerable and r.facts_found < len(r.item.expected_facts):
-                problems.append(f"facts {r.facts_found}/{len(r.item.expected_facts)}")
+                reason = r.response.refusal_reason or ""
+                problems.append(f"refused ({reason})" if r.response.refused else "answered")
+            if r.item.answerable and not r.response.refused and not r.gold:
+                problems.append("gold not in answer")
             if not r.citations_correct:
                 problems.append("citation not verbatim")
             if problems:
@@ -172,9 +260,62 @@ class EvalReport:
         return "\n".join(lines) or "(none)"
 
 
+HEADER = (
+    f"{'set':<14}{'mode':<8}{'ans/unans/off':>12}  answd  right  gold   f.ref  unans  offtp  ms/q"
+)
+
+
 def load_items(path: Path = EVAL_SET) -> list[EvalItem]:
     with path.open(encoding="utf-8") as handle:
         return [EvalItem(**json.loads(line)) for line in handle if line.strip()]
+
+
+def load_squad(split: str, squad_dir: Path = SQUAD_DIR) -> list[EvalItem]:
+    """One split of the SQuAD 2.0 set (its README): each article is a company."""
+    items = []
+    with (squad_dir / "questions.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["split"] != split:
+                continue
+            items.append(
+                EvalItem(
+                    company_id=row["company"],
+                    question=row["q"],
+                    answerable=row["answerable"],
+                    expected_source=row["source"] if row["answerable"] else None,
+                    gold_spans=row["answers"],
+                )
+            )
+    return items
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    label: str
+    items: Callable[[], list[EvalItem]]
+    companies: Path | None = None  # folders of companies to ingest first (None: sample data)
+
+
+def question_sets(squad_dir: Path = SQUAD_DIR) -> dict[str, QuestionSet]:
+    return {
+        "shipped": QuestionSet("shipped", lambda: load_items(EVAL_SET)),
+        "held-out": QuestionSet("held-out", lambda: load_items(HELD_OUT_SET)),
+        "companies": QuestionSet("companies", lambda: load_items(COMPANIES_SET), COMPANIES_DIR),
+        "squad-tune": QuestionSet(
+            "squad-tune", lambda: load_squad("tune", squad_dir), squad_dir / "companies"
+        ),
+        "squad-report": QuestionSet(
+            "squad-report", lambda: load_squad("report", squad_dir), squad_dir / "companies"
+        ),
+    }
 
 
 def citations_correct(answer: str, chunk_texts: Sequence[str]) -> bool:
@@ -203,6 +344,7 @@ async def evaluate(
     provider = "local"
     with Session(state.engine) as session:  # type: ignore[attr-defined]
         for item in items:
+            started = time.perf_counter()
             turn = await services.prepare_turn(
                 session=session,
                 settings=settings,
@@ -217,6 +359,7 @@ async def evaluate(
                 vector_store=state.vector_store,  # type: ignore[attr-defined]
                 rewrite=False,
             )
+            seconds = time.perf_counter() - started
             response = services.record_turn(turn, answer)
             if not response.refused:
                 provider = f"{response.provider} ({response.model})"
@@ -228,6 +371,7 @@ async def evaluate(
                     best_score=turn.retrieval.best_score,
                     response=response,
                     citations_correct=citations_correct(response.answer, texts),
+                    seconds=seconds,
                 )
             )
     return EvalReport(
@@ -248,15 +392,29 @@ async def run_sets(
     item_sets: Sequence[tuple[str, Sequence[EvalItem]]],
     *,
     mode: RetrievalMode | None = None,
+    modes: Sequence[RetrievalMode] = (),
+    company_folders: Sequence[Path] = (),
 ) -> list[EvalReport]:
-    """Start the app with `settings` once (its start-up loads the sample data) and
-    evaluate each labelled question set."""
+    """Start the app with `settings` once (its start-up loads the sample data), ingest each
+    folder of `company_folders` (one subfolder per company), and evaluate each labelled
+    question set in each mode."""
     from backend.main import create_app
 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        state = app.state
+        with Session(state.engine) as session:
+            for root in company_folders:
+                await ingest.load_sample_companies(
+                    session=session,
+                    settings=state.settings,
+                    vector_store=state.vector_store,
+                    root=root,
+                )
         return [
-            await evaluate(app.state, items, mode=mode, label=label) for label, items in item_sets
+            await evaluate(state, items, mode=each, label=label)
+            for label, items in item_sets
+            for each in (modes or [mode])
         ]
 
 
@@ -284,22 +442,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--retrieval", choices=RETRIEVAL_MODES, help="default: the product's")
+    parser.add_argument(
+        "--retrieval",
+        choices=(*RETRIEVAL_MODES, "both"),
+        help="default: the product's; both: hybrid and vector",
+    )
     parser.add_argument(
         "--provider",
         choices=("local", "auto"),
         default="local",
         help="answer with the local provider (default) or as configured (auto)",
     )
-    parser.add_argument("--eval-set", type=Path, default=EVAL_SET)
     parser.add_argument(
-        "--held-out",
-        action="store_true",
-        help=f"also evaluate the held-out set ({HELD_OUT_SET.relative_to(PROJECT_ROOT)})",
+        "--sets",
+        default="shipped,held-out",
+        help="comma-separated: shipped, held-out, companies, squad-tune, squad-report, all",
     )
+    parser.add_argument("--squad", type=Path, default=SQUAD_DIR, help="the SQuAD 2.0 set's folder")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set")
+    parser.add_argument("--held-out", action="store_true", help="same as adding held-out")
+    parser.add_argument("--details", action="store_true", help="the detailed table per set")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     args = parser.parse_args(argv)
 
+    available = question_sets(args.squad)
+    names = list(available) if args.sets == "all" else args.sets.split(",")
+    if args.held_out and "held-out" not in names:
+        names.append("held-out")
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    chosen = [available[name] for name in names]
+    modes: list[RetrievalMode] = (
+        list(RETRIEVAL_MODES)[::-1] if args.retrieval == "both" else [args.retrieval or "hybrid"]
+    )
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as data_dir:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -309,14 +485,18 @@ def main(argv: list[str] | None = None) -> int:
             LOAD_SAMPLE_DATA=True,
             LOG_LEVEL="WARNING",
         )
-        sets = [(args.eval_set.name, load_items(args.eval_set))]
-        if args.held_out:
-            sets.append(("held-out: " + HELD_OUT_SET.name, load_items(HELD_OUT_SET)))
-        reports = asyncio.run(run_sets(settings, sets, mode=args.retrieval))
-    for number, report in enumerate(reports):
-        print(("\n" if number else "") + report.table())
+        sets = [(s.label, s.items()[: args.limit]) for s in chosen]
+        folders = list(dict.fromkeys(s.companies for s in chosen if s.companies))
+        reports = asyncio.run(run_sets(settings, sets, modes=modes, company_folders=folders))
+    print(f"answers by {reports[0].provider}, {reports[0].store} store")
+    print(HEADER)
+    for report in reports:
+        print(report.row())
+    for report in reports:
+        if args.details:
+            print("\n" + report.table())
         if args.verbose:
-            print("\nmisses:\n" + report.failures())
+            print(f"\nmisses ({report.label}, {report.mode}):\n" + report.failures())
     return 0
 
 

@@ -2,9 +2,12 @@
 
 A passage is verbatim document text with its Markdown removed: a sentence, a
 table row, or a list with the line that introduces it ("four offices:" and its
-bullets). Each passage also carries context that is used only to rank it —
-the heading above it, the header row of its table — because "Status: Public
-beta" says nothing about Northstar until it is read under "PROJECT NORTHSTAR".
+bullets). A table row is quoted cell by cell under its column names ("Name:
+Elena Marsh; Role: Chief Executive Officer (CEO)"): every part is still the
+document's own text, and it reads as a statement instead of table markup.
+Each passage also carries context that is used only to rank it — the heading
+above it, the header row of its table — because "Status: Public beta" says
+nothing about Northstar until it is read under "PROJECT NORTHSTAR".
 A sentence that opens with a pronoun ("He leads finance…") is quoted after
 its heading ("Daniel Kowalski — CFO"), or else after the sentence before it.
 A paragraph that addresses the model ("IGNORE ALL PREVIOUS INSTRUCTIONS…") is
@@ -54,20 +57,22 @@ def plain(text: str) -> str:
 def passages(chunk: str) -> list[Passage]:
     found: list[Passage] = []
     heading = table_header = ""
+    columns: list[str] = []
     lines = [line.strip() for line in chunk.splitlines()]
     i = 0
     while i < len(lines):
         line, following = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
         i += 1
         if not line or _TABLE_RULE.match(line):
-            table_header = "" if not line else table_header
+            if not line:
+                table_header, columns = "", []
             continue
         if line.startswith("|"):
             if _TABLE_RULE.match(following):
-                table_header = _clean_line(line)
+                table_header, columns = _clean_line(line), _cells(line)
             else:
                 context = ". ".join(part for part in (heading, table_header) if part)
-                found.append(Passage(_clean_line(line), context, len(found)))
+                found.append(Passage(_table_row(line, columns), context, len(found)))
             continue
         if _is_heading(line):
             heading = _clean_line(line)
@@ -120,6 +125,19 @@ def is_verbatim(quote: str, source: str) -> bool:
 def addresses_the_assistant(text: str) -> bool:
     """Text aimed at a model ("ignore all previous instructions…"), not a statement of fact."""
     return bool(_TO_THE_ASSISTANT.search(text))
+
+
+def _cells(line: str) -> list[str]:
+    return [_clean_line(cell) for cell in line.strip().strip("|").split("|")]
+
+
+def _table_row(line: str, columns: list[str]) -> str:
+    """ "Name: Elena Marsh; Role: CEO" when the row fits its header, else the cells as they are."""
+    cells = _cells(line)
+    if len(cells) != len(columns) or not all(columns):
+        return _clean_line(line)
+    pairs = zip(columns, cells, strict=True)
+    return "; ".join(f"{column}: {cell}" for column, cell in pairs if cell)
 
 
 def _clean_line(line: str) -> str:

@@ -1,8 +1,10 @@
 """Retrieval for one company: vector search, or vector + BM25 fused by reciprocal rank.
 
 Either way the refusal rule is the same cosine-similarity rule: when no chunk of
-the company scores `threshold` (0.45) or more against the query embedding,
-nothing is returned and the chatbot refuses.
+the company scores `threshold` (0.45) or more against the query embedding —
+and no single passage of the retrieved chunks does either (`with_passage_scores`,
+the second look that `refusal.gate` describes) — nothing is returned and the
+chatbot refuses.
 
 - vector: the `k` chunks with the highest cosine similarity, those below the
   threshold dropped.
@@ -20,7 +22,7 @@ import re
 import weakref
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -44,10 +46,19 @@ class Retrieval:
     threshold: float
     mode: RetrievalMode
     corpus: CompanyCorpus | None = None  # read for hybrid ranking; reused after it
+    # The best passage's cosine per ranked chunk, when the chunks alone were under the threshold.
+    passage_scores: dict[int, float] = field(default_factory=dict)
 
     @property
     def relevant(self) -> bool:
-        return self.best_score >= self.threshold
+        return self.best_score >= self.threshold or any(
+            score >= self.threshold for score in self.passage_scores.values()
+        )
+
+    def above_threshold(self, chunk: SearchResult) -> bool:
+        """The chunk, or one of its passages, reaches the threshold."""
+        passage = self.passage_scores.get(chunk.chunk_id, -1.0)
+        return max(chunk.score, passage) >= self.threshold
 
     @property
     def chunks(self) -> list[SearchResult]:
@@ -55,8 +66,11 @@ class Retrieval:
         if not self.relevant:
             return []
         if self.mode == "vector":
-            return [chunk for chunk in self.ranked if chunk.score >= self.threshold]
+            return [chunk for chunk in self.ranked if self.above_threshold(chunk)]
         return self.ranked
+
+    def with_passage_scores(self, scores: dict[int, float]) -> Retrieval:
+        return replace(self, passage_scores=scores)
 
 
 async def retrieve(

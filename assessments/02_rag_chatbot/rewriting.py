@@ -2,9 +2,19 @@
 
 Standalone question (before retrieval): "what about its pricing?" means nothing
 to a vector search. The LLM rewrites it from the last turns
-(`prompts/condense_*.txt`); the local heuristic prepends the content words of
-the previous question when the new one leans on it (a pronoun, "what about",
-or only one or two content words).
+(`prompts/condense_*.txt`). The local heuristic works on the previous
+(standalone) question when the new one leans on it (a pronoun, "and …",
+"what about …", or only one or two content words):
+
+- a follow-up that names only a new attribute is put into the previous
+  question in place of the one it parallels: "Who is the CEO of Northwind?"
+  then "And the CTO?" → "Who is the CTO of Northwind?"; "How much is the
+  Growth plan?" then "What about the Business plan?" → "How much is the
+  Business plan?" (an acronym replaces an acronym, a phrase replaces the
+  phrase with the same head noun);
+- otherwise the previous question's content words are put in front, less the
+  ones the new question replaces: "And who is the CTO?" → "Northwind: And who
+  is the CTO?", not "CEO Northwind: …", which would retrieve the CEO.
 
 Friendliness (after answering, when `rewrite: true`): the LLM rephrases
 (`prompts/friendly_system.txt`); locally a fixed template wraps the answer.
@@ -51,6 +61,15 @@ _PRONOUNS = {
     "hers",
 }
 _LEAD_INS = ("what about", "how about", "and ", "also ", "what else", "same for")
+_LEAD_IN = re.compile(
+    r"^\s*(?:and\s+)?(?:what about|how about|what of|same for|also|and)\b[\s,]*", re.IGNORECASE
+)
+_WH = re.compile(
+    r"^(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|"
+    r"can|could|will|would|should|has|have)\b",
+    re.IGNORECASE,
+)
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,5}s?$")
 _NOT_SALIENT = {
     "tell",
     "know",
@@ -95,23 +114,63 @@ async def local_standalone_question(question: str, history: Sequence[Turn]) -> S
 
 
 def standalone_question(question: str, history: Sequence[Turn]) -> str:
-    """The question, prefixed with the previous question's content words when it is a follow-up."""
+    """The question made standalone from the previous one when it is a follow-up."""
     previous = next((turn.content for turn in reversed(history) if turn.role == "user"), None)
     if previous is None or not is_follow_up(question):
         return question
+    body = _LEAD_IN.sub("", question).strip()
+    new_words = content_words(body)
+    if body != question.strip() and new_words and not _WH.match(body):
+        substituted = _substitute(previous, new_words)
+        if substituted is not None:
+            return substituted
+    replaced = _parallel(previous, new_words)
     salient = [
-        word for word in content_words(previous) if word.lower() not in _lower_words(question)
+        word
+        for word in content_words(previous)
+        if word.lower() not in _lower_words(question) and word not in replaced
     ]
     return f"{' '.join(salient)}: {question}" if salient else question
+
+
+def _substitute(previous: str, new_words: list[str]) -> str | None:
+    """The previous question with the phrase the follow-up parallels replaced by it."""
+    tokens = list(_WORD.finditer(previous))
+    head = new_words[-1].lower()
+    for end, token in enumerate(tokens):
+        if token.group().lower() == head:
+            start = end
+            # Take the modifiers with the head: "the Growth plan" → "Growth plan".
+            while start > 0 and tokens[start - 1].group().lower() not in ENGLISH_STOP_WORDS:
+                start -= 1
+            span = (tokens[start].start(), token.end())
+            break
+    else:
+        acronym = next((word for word in new_words if _ACRONYM.match(word)), None)
+        target = next((t for t in tokens if acronym and _ACRONYM.match(t.group())), None)
+        if target is None:
+            return None
+        new_words, span = [acronym], (target.start(), target.end())  # type: ignore[list-item]
+    return f"{previous[: span[0]]}{' '.join(new_words)}{previous[span[1] :]}"
+
+
+def _parallel(previous: str, new_words: list[str]) -> set[str]:
+    """Words of the previous question that the new one replaces: an acronym by an acronym."""
+    if not any(_ACRONYM.match(word) for word in new_words):
+        return set()
+    return {word for word in content_words(previous) if _ACRONYM.match(word)}
 
 
 def is_follow_up(question: str) -> bool:
     lowered = question.lower().strip()
     words = [word.lower() for word in _WORD.findall(question)]
+    # A short question that names its own subject ("What is the capital of France?") stands
+    # alone; a short one that names nothing ("Which city?") leans on the last turn.
+    names = [word for word in _WORD.findall(question)[1:] if word[0].isupper()]
     return (
         lowered.startswith(_LEAD_INS)
         or any(word in _PRONOUNS for word in words)
-        or len(content_words(question)) <= 2
+        or (len(content_words(question)) <= 2 and not names)
     )
 
 

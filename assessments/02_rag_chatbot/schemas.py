@@ -9,10 +9,9 @@ from pydantic import BaseModel, Field
 
 from core.vector_store import COMPANY_ID_PATTERN
 
-# The one refusal: returned verbatim whenever the documents cannot answer.
-REFUSAL_MESSAGE = (
-    "I don't have enough information in the provided documents to answer that question."
-)
+from .refusal import REFUSAL_MESSAGE, RefusalReason
+
+__all__ = ["REFUSAL_MESSAGE"]
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_QUERY_CHARS = 2000
@@ -34,6 +33,9 @@ class SourcePublic(BaseModel):
     snippet: str
     document_id: str | None = None
     cited: bool = False
+    # Retrieved by its cosine similarity (>= the 0.45 threshold), or only by its keywords
+    # (hybrid retrieval keeps a chunk that BM25 ranks high although its cosine is lower).
+    above_threshold: bool = True
 
 
 class ChatResponse(BaseModel):
@@ -42,6 +44,8 @@ class ChatResponse(BaseModel):
     confidence: float
     session_id: str
     refused: bool
+    # Which rule refused (`refusal.py`): below_threshold | not_supported | llm_refused.
+    refusal_reason: RefusalReason | None = None
     company_id: str
     provider: str
     model: str

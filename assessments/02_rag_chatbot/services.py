@@ -25,19 +25,20 @@ from core.exceptions import LLMException, NotFoundException, ValidationException
 from core.llm_client import LLMClient
 from core.vector_store import SearchResult, VectorStoreBackend
 
-from . import ingest, ingest_jobs
+from . import ingest, ingest_jobs, refusal
 from .answerability import company_term_stats
 from .answering import (
     AnswerContext,
     Turn,
+    best_passage_scores,
     check_answer,
     confidence,
     extractive_answer,
-    is_refusal,
     llm_answer,
     llm_answer_stream,
 )
 from .models import ChatMessage, Company, Document
+from .refusal import REFUSAL_MESSAGE, RefusalReason, is_refusal
 from .retrieval import Retrieval, RetrievalMode, company_corpus, retrieve
 from .rewriting import (
     llm_friendlier,
@@ -46,7 +47,6 @@ from .rewriting import (
     local_standalone_question,
 )
 from .schemas import (
-    REFUSAL_MESSAGE,
     ChatRequest,
     ChatResponse,
     CompaniesPublic,
@@ -209,7 +209,12 @@ class PreparedTurn:
 
     @property
     def context(self) -> AnswerContext:
-        return AnswerContext(question=self.search_query, chunks=self.chunks, history=self.history)
+        return AnswerContext(
+            question=self.search_query,
+            chunks=self.chunks,
+            history=self.history,
+            company_id=self.company_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,7 @@ class FinalAnswer:
     model: str
     fallback: bool = False
     rewritten: bool = False
+    refusal_reason: RefusalReason | None = None
 
 
 async def prepare_turn(
@@ -252,6 +258,12 @@ async def prepare_turn(
         threshold=settings.SIMILARITY_THRESHOLD,
         mode=mode or settings.RETRIEVAL_MODE,
     )
+    if not retrieval.relevant and retrieval.ranked:
+        # The second look of the gate (`refusal.gate`): a short, specific question can match
+        # one sentence of a chunk far better than the whole chunk.
+        retrieval = retrieval.with_passage_scores(
+            await best_passage_scores(vector_store.embedder, search_query, retrieval.ranked)
+        )
     log.info(
         "rag_retrieval",
         company_id=company_id,
@@ -289,8 +301,10 @@ async def chat(
 async def answer_turn(
     turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
 ) -> FinalAnswer:
-    if not turn.chunks:
-        return FinalAnswer(REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL)
+    if reason := refusal.gate(turn.retrieval):
+        return FinalAnswer(
+            REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL, refusal_reason=reason
+        )
     context = turn.context
     outcome = await run_step(
         "rag.answer",
@@ -327,9 +341,7 @@ async def make_friendlier(answer: FinalAnswer, *, llm: LLMClient | None) -> Fina
         llm=(lambda: llm_friendlier(llm, answer.text)) if llm else None,
         local=lambda: local_friendlier(answer.text),
     )
-    return FinalAnswer(
-        outcome.value, answer.provider, answer.model, fallback=answer.fallback, rewritten=True
-    )
+    return replace(answer, text=outcome.value, rewritten=True)
 
 
 def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
@@ -344,15 +356,22 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
             snippet=_snippet(chunk.text),
             document_id=chunk.document_id,
             cited=number in checked.cited,
+            above_threshold=turn.retrieval.above_threshold(chunk),
         )
         for number, chunk in enumerate(chunks, start=1)
     ]
+    reason = None
+    if checked.refused:
+        reason = answer.refusal_reason or (
+            refusal.LLM_REFUSED if answer.provider != LOCAL_PROVIDER else refusal.NOT_SUPPORTED
+        )
     response = ChatResponse(
         answer=checked.text,
         sources=sources,
         confidence=confidence(checked, chunks),
         session_id=turn.session_id,
         refused=checked.refused,
+        refusal_reason=reason,
         company_id=turn.company_id,
         provider=answer.provider,
         model=answer.model,
@@ -388,6 +407,7 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
         "rag_answer",
         company_id=turn.company_id,
         refused=response.refused,
+        refusal_reason=response.refusal_reason,
         confidence=response.confidence,
         provider=response.provider,
         fallback=response.fallback,
@@ -422,7 +442,7 @@ async def stream_turn(
             if parts:
                 yield sse_event("reset", {"reason": exc.code})
             local = await local_answer(turn, vector_store=vector_store)
-            answer = FinalAnswer(local.value, local.provider, local.model, fallback=True)
+            answer = replace(_final(local), fallback=True)
             for token in _tokens(answer.text):
                 yield sse_event("token", {"text": token})
     response = await anyio.to_thread.run_sync(record_turn, turn, answer)
@@ -462,7 +482,11 @@ def _history(session: Session, *, session_id: str, company_id: str) -> list[Turn
 
 def _final(outcome: StepOutcome[str]) -> FinalAnswer:
     return FinalAnswer(
-        outcome.value, provider=outcome.provider, model=outcome.model, fallback=outcome.fallback
+        outcome.value,
+        provider=outcome.provider,
+        model=outcome.model,
+        fallback=outcome.fallback,
+        refusal_reason=outcome.extra.get("refusal_reason"),
     )
 
 

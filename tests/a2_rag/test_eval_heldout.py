@@ -1,8 +1,10 @@
 """The held-out question set: written before the answerability check was tuned, never tuned on.
 
 Its figures are what the check does on questions it has not seen (README):
-refusal precision 1.00 and recall 0.36 on the local provider. The floors
-below guard against a regression; they are not targets met.
+refusal precision 1.00 and recall 0.14 on the local provider. The floors
+below guard against a regression; they are not targets met. The held-out
+companies (`data/evals/heldout_companies/`) are held to their measured
+figures the same way.
 """
 
 from __future__ import annotations
@@ -52,4 +54,25 @@ async def test_eval_on_the_held_out_set_meets_its_measured_floors(
     assert report.hit_rate >= 0.90
     assert report.citation_correctness == 1.0
     assert report.refusal_precision >= 0.85
-    assert report.refusal_recall >= 0.30
+    assert report.refusal_recall >= 0.10
+    assert report.false_refusals <= 0.05
+
+
+@pytest.mark.anyio
+async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
+    sample_data: Path, tmp_path: Path
+) -> None:
+    settings = copy_sample_data(sample_data, tmp_path / "data")
+    chosen = evaluate.question_sets()["companies"]
+
+    [report] = await evaluate.run_sets(
+        settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
+    )
+
+    # Measured (README): answered 0.907, gold 0.746, unanswerable refused 0.167,
+    # off-topic refused 1.000, citations 1.000.
+    assert len(report.answerable) >= 100 and len(report.of("off_topic")) >= 10
+    assert report.answered >= 0.88
+    assert report.gold >= 0.70
+    assert report.refused("off_topic") == 1.0
+    assert report.citation_correctness == 1.0

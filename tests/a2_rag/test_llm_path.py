@@ -193,7 +193,7 @@ def test_llm_failure_falls_back_to_the_extractive_answer(
     body = ask(llm_client, PRICE_QUESTION)
 
     assert (body["provider"], body["fallback"]) == ("local", True)
-    assert "$49" in body["answer"]
+    assert "Plan: Starter" in body["answer"]  # the extractive answer
     assert len(fake.requests) == 2, "retried once (LLM_MAX_ATTEMPTS=2), then fell back"
 
 
@@ -259,4 +259,4 @@ def test_stream_falls_back_when_the_llm_fails(llm_client: TestClient, tmp_path: 
     done = events[-1][1]
     assert events[-1][0] == "done"
     assert (done["provider"], done["fallback"]) == ("local", True)
-    assert "$49" in done["answer"]
+    assert "Plan: Starter" in done["answer"]  # the extractive answer

@@ -25,7 +25,7 @@ def test_stream_sends_tokens_then_a_done_event_with_the_full_response(
     assert kinds[-1] == "done" and set(kinds[:-1]) == {"token"} and len(kinds) > 2
     done = events[-1][1]
     assert "".join(data["text"] for kind, data in events if kind == "token") == done["answer"]
-    assert "$49" in done["answer"]
+    assert "Plan: Starter" in done["answer"]
     assert done["sources"] and done["confidence"] > 0 and done["refused"] is False
     assert done["session_id"]
 
@@ -53,7 +53,7 @@ def test_stream_with_rewrite_streams_the_friendlier_answer(sample_client: TestCl
     )
 
     done = events[-1][1]
-    assert done["rewritten"] is True and "$49" in done["answer"]
+    assert done["rewritten"] is True and "Plan: Starter" in done["answer"]
 
 
 def test_query_parameter_form_streams_too(sample_client: TestClient) -> None:

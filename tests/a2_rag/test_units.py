@@ -13,6 +13,7 @@ from tests.support import make_settings
 
 ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
+answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")
 retrieval = importlib.import_module("assessments.02_rag_chatbot.retrieval")
 rewriting = importlib.import_module("assessments.02_rag_chatbot.rewriting")
@@ -137,13 +138,22 @@ def test_pronoun_sentence_is_quoted_after_its_heading() -> None:
     assert "Daniel Kowalski — CFO. He leads finance and billing." in texts
 
 
-def test_table_rows_are_ranked_with_their_header_but_quoted_alone() -> None:
+def test_table_rows_are_quoted_as_text_under_their_column_names() -> None:
     text = "| Plan | Monthly price |\n|---|---|\n| Starter | $49 per month |"
 
     [passage] = passages.passages(text)
 
-    assert passage.text == "Starter | $49 per month"
-    assert "Monthly price" in passage.ranking_text
+    assert passage.text == "Plan: Starter; Monthly price: $49 per month"
+    assert "|" not in passage.text
+    assert passages.is_verbatim(passage.text, text)
+
+
+def test_a_row_that_does_not_fit_its_header_is_quoted_as_it_is() -> None:
+    text = "| Plan | Monthly price |\n|---|---|\n| Starter | $49 | extra |"
+
+    [passage] = passages.passages(text)
+
+    assert passage.text == "Starter | $49 | extra"
 
 
 def test_paragraph_addressing_the_model_is_never_a_passage() -> None:
@@ -212,9 +222,10 @@ def test_confidence_is_the_cited_chunks_similarity_halved_when_nothing_is_cited(
 def test_key_terms_missing_from_every_chunk_are_reported() -> None:
     chunks = [chunk("Plans: Starter, Growth, Business and Enterprise.")]
 
-    assert answering.missing_key_terms("How much is the Platinum plan?", chunks) == ["Platinum"]
-    assert answering.missing_key_terms("What's in Acme's Growth plan?", chunks) == ["Acme"]
-    assert answering.missing_key_terms("Hi! Tell me about the Growth plan.", chunks) == []
+    missing = answerability.missing_key_terms
+    assert missing("How much is the Platinum plan?", chunks) == ["Platinum"]
+    assert missing("What's in Acme's Growth plan?", chunks) == ["Acme"]
+    assert missing("Hi! Tell me about the Growth plan.", chunks) == []
 
 
 @pytest.mark.anyio
@@ -285,6 +296,30 @@ def test_local_follow_up_heuristic(question: str, expected: str) -> None:
         answering.Turn("user", "Tell me about Acme RouteWise"),
         answering.Turn("assistant", "Acme RouteWise plans delivery routes [1]."),
     ]
+
+    assert rewriting.standalone_question(question, history) == expected
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        ("Who is the CEO of Northwind Labs?", "And the CTO?", "Who is the CTO of Northwind Labs?"),
+        (
+            "How much is the Growth plan per month?",
+            "What about the Business plan?",
+            "How much is the Business plan per month?",
+        ),
+        (
+            "Who is the CEO of Northwind Labs?",
+            "And who is the CTO?",
+            "Northwind Labs: And who is the CTO?",
+        ),
+    ],
+)
+def test_follow_up_naming_a_new_attribute_replaces_the_one_it_parallels(
+    previous: str, question: str, expected: str
+) -> None:
+    history = [answering.Turn("user", previous), answering.Turn("assistant", "… [1].")]
 
     assert rewriting.standalone_question(question, history) == expected
 

@@ -172,13 +172,14 @@ def test_rag_page_answers_with_sources(browser: Browser, streamlit: str) -> None
     browser.open(f"{streamlit}/rag")
     browser.wait_for_text(r"Documents \(\d+\)")  # the sidebar has loaded the sample company
     browser.type('//textarea[@data-testid="stChatInputTextArea"]', RAG_QUESTION + ENTER)
-    browser.wait_for_text(r"Sources \(\d+\)", timeout=60)
+    browser.wait_for_text(r"Sources \(\d+ cited of \d+ retrieved\)", timeout=60)
     browser.click('//details/summary[contains(normalize-space(.), "Sources (")]')
-    text = browser.wait_for_text(r"\[1\] \S+ · score")
+    text = browser.wait_for_text(r"\[1\] \S+ · similarity 0\.\d+")
     browser.screenshot(SCREENSHOTS / "02_rag_answer_with_sources.png")
     assert "Denver" in text, text[-1500:]
     assert "about_company.txt" in text, text[-1500:]
     assert "Refused" not in text, text[-1500:]
+    assert "cited in the answer" in text, text[-1500:]
     assert re.search(r"confidence 0\.\d\d", text), text[-1500:]
 
 

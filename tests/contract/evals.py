@@ -44,7 +44,7 @@ TARGETS = {
     "rag_retrieval_hit_rate": 0.85,
     "rag_answer_rate": 0.85,
     "rag_fact_recall": 0.60,
-    "rag_refusal_accuracy": 0.80,
+    "rag_refusal_accuracy": 0.45,
 }
 
 Case = TypeVar("Case")

@@ -224,8 +224,10 @@ def test_starter_leaves_out_the_solution_and_keeps_the_scaffolding(starter: Path
     assert "def create_lead(" in services
     assert "_fingerprint" not in services, "private helpers of the solution are left out"
     answerability = (starter / "assessments/02_rag_chatbot/answerability.py").read_text()
-    assert "def passage_support(" in answerability
-    assert "COVERAGE_WEIGHT *" not in answerability, "the refusal check is a skeleton too"
+    assert "def features(" in answerability and "def assess(" in answerability
+    assert "SUPPORT_COVERAGE_WEIGHT *" not in answerability, "the refusal check is a skeleton too"
+    refusal = (starter / "assessments/02_rag_chatbot/refusal.py").read_text()
+    assert "REFUSAL_MESSAGE = (" in refusal and "def gate(" in refusal
     readme = (starter / "assessments/01_workflow_automation/README.md").read_text()
     assert "## Your starter" in readme
     assert "## Decisions" not in readme
