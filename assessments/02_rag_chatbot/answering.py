@@ -34,6 +34,7 @@ import structlog
 
 from core.ai_step import LOCAL_PROVIDER, StepOutcome
 from core.embedding_client import EmbeddingClient
+from core.exceptions import LLMException
 from core.llm_client import LLMClient
 from core.prompts import Prompt, load_prompt
 from core.vector_store import SearchResult
@@ -47,8 +48,9 @@ from .answerability import (
     holds_type,
     spell_out,
 )
+from .grounding import Unsupported, unsupported
 from .passages import Passage, passages, split_sentences
-from .refusal import REFUSAL_MESSAGE, is_refusal
+from .refusal import REFUSAL_MESSAGE, UNSUPPORTED_CLAIM, is_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -127,12 +129,49 @@ def format_history(history: Sequence[Turn]) -> str:
     return "\n".join(f"{turn.role}: {html.escape(turn.content, quote=False)}" for turn in turns)
 
 
-async def llm_answer(llm: LLMClient, context: AnswerContext) -> StepOutcome[str]:
+async def llm_answer(
+    llm: LLMClient, context: AnswerContext, *, problems: Sequence[Unsupported] = ()
+) -> StepOutcome[str]:
     system, user = answer_prompts(context)
+    if problems:
+        user += "\n\n" + _prompt("answer_reask.txt").render(
+            previous="\n".join(p.sentence for p in problems),
+            problems="\n".join(f"- {p.describe()}" for p in problems),
+            refusal=REFUSAL_MESSAGE,
+        )
     result = await llm.complete_text(system=system, user=user, temperature=0.0, max_tokens=600)
     return StepOutcome.from_llm(
         result, result.value.strip(), prompt_version=_prompt("answer_system.txt").version
     )
+
+
+async def grounded_llm_answer(llm: LLMClient, context: AnswerContext) -> StepOutcome[str]:
+    """The LLM's answer when every sentence is cited and its claims are in the chunks it
+    cites (`grounding.py`); else one re-ask that names what was not found; else
+    `LLMException("unsupported_claim")`, which hands the turn to the local answerer."""
+    outcome = await llm_answer(llm, context)
+    problems = unsupported_claims(outcome.value, context.chunks)
+    if not problems:
+        return outcome
+    log.info("rag_answer_reasked", unsupported=[p.claims or ["uncited"] for p in problems])
+    outcome = await llm_answer(llm, context, problems=problems)
+    problems = unsupported_claims(outcome.value, context.chunks)
+    if problems:
+        claims = [claim for p in problems for claim in (p.claims or ("uncited sentence",))]
+        log.warning("rag_answer_unsupported", claims=claims)
+        raise LLMException(
+            f"The answer claims what its sources do not say: {', '.join(claims)}",
+            code=UNSUPPORTED_CLAIM,
+        )
+    outcome.extra["reasked"] = True
+    return outcome
+
+
+def unsupported_claims(answer: str, chunks: Sequence[SearchResult]) -> list[Unsupported]:
+    """What is unsupported in an LLM answer; a refusal claims nothing."""
+    if is_refusal(answer):
+        return []
+    return unsupported(answer, [chunk.text for chunk in chunks])
 
 
 def llm_answer_stream(llm: LLMClient, context: AnswerContext) -> AsyncIterator[str]:
@@ -190,7 +229,10 @@ async def extractive_answer(embedder: EmbeddingClient, context: AnswerContext) -
         candidates[i] for i in ranked[:MAX_PASSAGES] if scores[i] >= best - SECOND_PASSAGE_MARGIN
     ]
     chosen.sort(key=lambda c: (c.number, c.passage.position))
-    answer = " ".join(f"{c.passage.text} [{c.number}]" for c in chosen)
+    # Every sentence carries its marker, a list's too: each can be checked on its own.
+    answer = " ".join(
+        f"{sentence} [{c.number}]" for c in chosen for sentence in split_sentences(c.passage.text)
+    )
     outcome = _local_outcome(answer, embedder)
     if assessment is not None:
         outcome.extra["answerability"] = assessment.probability

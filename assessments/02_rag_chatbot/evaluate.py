@@ -59,7 +59,7 @@ from sqlmodel import Session
 from core.config import PROJECT_ROOT, Settings
 from core.vector_store import SearchResult
 
-from . import ingest, services
+from . import grounding, ingest, services
 from .answering import CITATION
 from .passages import is_verbatim
 from .retrieval import RETRIEVAL_MODES, RetrievalMode
@@ -98,6 +98,7 @@ class ItemResult:
     response: ChatResponse
     citations_correct: bool
     seconds: float = 0.0
+    unsupported: bool = False  # an answer with a claim its cited chunks do not hold
 
     @property
     def rank(self) -> int | None:
@@ -189,6 +190,13 @@ class EvalReport:
         return _mean([r.gold for r in self.answerable])
 
     @property
+    def hallucination_rate(self) -> float:
+        """Share of answers (not refusals) with a claim their cited chunks do not hold
+        (`grounding.py`); the extractive answerer quotes, so it scores 0 by construction."""
+        answered = [r for r in self.results if not r.response.refused]
+        return _mean([r.unsupported for r in answered]) if answered else 0.0
+
+    @property
     def gate_refusals(self) -> float:
         """Answerable questions refused by the 0.45 gate (the rest of the false refusals
         are the answerability model's)."""
@@ -225,6 +233,8 @@ class EvalReport:
             ("refusal recall", self.refusal_recall, ""),
             ("answer fact recall", self.fact_recall, ""),
             ("citation correctness", self.citation_correctness, "= 1.00"),
+            ("unsupported claims", self.hallucination_rate, "<= 0.05"),
+            ("unanswerable answered", 1.0 - self.refusal_recall, "<= 0.05"),
         ]
         title = f"RAG eval ({self.label})" if self.label else "RAG eval"
         lines = [
@@ -261,7 +271,8 @@ class EvalReport:
 
 
 HEADER = (
-    f"{'set':<14}{'mode':<8}{'ans/unans/off':>12}  answd  right  gold   f.ref  unans  offtp  ms/q"
+    f"{'set':<14}{'mode':<8}{'ans/unans/off':>12}  answd  right  gold   f.ref  gate   "
+    "unans  offtp  ms/q"
 )
 
 
@@ -372,6 +383,9 @@ async def evaluate(
                     response=response,
                     citations_correct=citations_correct(response.answer, texts),
                     seconds=seconds,
+                    unsupported=bool(
+                        not response.refused and grounding.unsupported(response.answer, texts)
+                    ),
                 )
             )
     return EvalReport(

@@ -24,6 +24,12 @@ A refusal is always the same: the answer is exactly `REFUSAL_MESSAGE`,
    question, as the exact sentence or in its own words (`is_refusal`); the
    local check does not second-guess it.
 
+4. `unsupported_claim` — an LLM answer that, asked twice, still had a sentence
+   without a valid `[n]` or a number, date, name or identifier that its cited
+   chunk does not contain (`grounding.py`) is replaced by the local extractive
+   answer (`fallback: true`, `fallback_reason: "unsupported_claim"`); when the
+   local answerer refuses too, the refusal carries this reason.
+
 The LLM answerer gets the same rules in its prompt (`prompts/answer_system.txt`).
 """
 
@@ -40,10 +46,11 @@ REFUSAL_MESSAGE = (
     "I don't have enough information in the provided documents to answer that question."
 )
 
-RefusalReason = Literal["below_threshold", "not_supported", "llm_refused"]
+RefusalReason = Literal["below_threshold", "not_supported", "llm_refused", "unsupported_claim"]
 BELOW_THRESHOLD: RefusalReason = "below_threshold"
 NOT_SUPPORTED: RefusalReason = "not_supported"
 LLM_REFUSED: RefusalReason = "llm_refused"
+UNSUPPORTED_CLAIM: RefusalReason = "unsupported_claim"
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # An LLM's own wording of "the context does not answer this" (read on `is_refusal`'s words).

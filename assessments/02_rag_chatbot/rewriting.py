@@ -36,6 +36,7 @@ from core.llm_client import LLMClient
 from core.prompts import load_prompt
 
 from .answering import CITATION, PROMPTS, Turn, format_history
+from .grounding import claims
 
 CONDENSE_MODEL = "follow-up-heuristic"
 FRIENDLY_MODEL = "friendly-template"
@@ -87,6 +88,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&-]*")
 
 FRIENDLY_OPENING = "Happy to help!"
+# Capitalised words a friendly tone adds that claim nothing.
+_GREETINGS = frozenset({"Happy", "Great", "Thanks", "Thank", "Hope", "Feel", "Sure", "Hi"})
 FRIENDLY_CLOSING = "I hope that helps. Feel free to ask if anything else comes up."
 
 
@@ -213,10 +216,14 @@ def friendly_template(answer: str) -> str:
 
 
 def facts_preserved(before: str, after: str) -> bool:
-    """Same numbers (as a multiset) and the same citation markers, in the same order."""
-    return _numbers(before) == _numbers(after) and CITATION.findall(before) == CITATION.findall(
-        after
-    )
+    """Same numbers (as a multiset), the same citation markers in the same order, and no
+    claim (`grounding.claims`: a name, date, identifier) that the first answer did not make."""
+    if _numbers(before) != _numbers(after):
+        return False
+    if CITATION.findall(before) != CITATION.findall(after):
+        return False
+    made = {claim.lower() for claim in claims(before)}
+    return all(claim.lower() in made for claim in claims(after) if claim not in _GREETINGS)
 
 
 def _numbers(text: str) -> Counter[str]:

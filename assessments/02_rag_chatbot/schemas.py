@@ -44,12 +44,16 @@ class ChatResponse(BaseModel):
     confidence: float
     session_id: str
     refused: bool
-    # Which rule refused (`refusal.py`): below_threshold | not_supported | llm_refused.
+    # Which rule refused (`refusal.py`): below_threshold | not_supported | llm_refused |
+    # unsupported_claim.
     refusal_reason: RefusalReason | None = None
     company_id: str
     provider: str
     model: str
     fallback: bool = False
+    # Why the LLM's answer was replaced by the local one: its error code
+    # (llm_unavailable, llm_timeout, …, or unsupported_claim: `grounding.py`).
+    fallback_reason: str | None = None
     rewritten: bool = False
     search_query: str
 

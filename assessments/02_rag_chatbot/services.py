@@ -34,8 +34,9 @@ from .answering import (
     check_answer,
     confidence,
     extractive_answer,
-    llm_answer,
+    grounded_llm_answer,
     llm_answer_stream,
+    unsupported_claims,
 )
 from .models import ChatMessage, Company, Document
 from .refusal import REFUSAL_MESSAGE, RefusalReason, is_refusal
@@ -225,6 +226,7 @@ class FinalAnswer:
     fallback: bool = False
     rewritten: bool = False
     refusal_reason: RefusalReason | None = None
+    fallback_reason: str | None = None  # the failed LLM step's error code
 
 
 async def prepare_turn(
@@ -308,7 +310,7 @@ async def answer_turn(
     context = turn.context
     outcome = await run_step(
         "rag.answer",
-        llm=(lambda: llm_answer(llm, context)) if llm else None,
+        llm=(lambda: grounded_llm_answer(llm, context)) if llm else None,
         local=lambda: local_answer(turn, vector_store=vector_store),
     )
     answer = _final(outcome)
@@ -361,7 +363,9 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
         for number, chunk in enumerate(chunks, start=1)
     ]
     reason = None
-    if checked.refused:
+    if checked.refused and answer.fallback_reason == refusal.UNSUPPORTED_CLAIM:
+        reason = refusal.UNSUPPORTED_CLAIM
+    elif checked.refused:
         reason = answer.refusal_reason or (
             refusal.LLM_REFUSED if answer.provider != LOCAL_PROVIDER else refusal.NOT_SUPPORTED
         )
@@ -376,6 +380,7 @@ def record_turn(turn: PreparedTurn, answer: FinalAnswer) -> ChatResponse:
         provider=answer.provider,
         model=answer.model,
         fallback=answer.fallback,
+        fallback_reason=answer.fallback_reason,
         rewritten=answer.rewritten and not checked.refused,
         search_query=turn.search_query,
     )
@@ -431,7 +436,18 @@ async def stream_turn(
                 parts.append(delta)
                 yield sse_event("token", {"text": delta})
             answer = FinalAnswer("".join(parts), provider=llm.provider, model=llm.model)
-            if is_refusal(answer.text) and answer.text.strip() != REFUSAL_MESSAGE:
+            if unsupported_claims(answer.text, turn.chunks):
+                # Streamed tokens cannot be taken back, so no re-ask: the client drops them
+                # and gets the local answer, as `POST /chat` would after its re-ask.
+                log.warning("rag_stream_unsupported", company_id=turn.company_id)
+                yield sse_event("reset", {"reason": refusal.UNSUPPORTED_CLAIM})
+                local = await local_answer(turn, vector_store=vector_store)
+                answer = replace(
+                    _final(local), fallback=True, fallback_reason=refusal.UNSUPPORTED_CLAIM
+                )
+                for token in _tokens(answer.text):
+                    yield sse_event("token", {"text": token})
+            elif is_refusal(answer.text) and answer.text.strip() != REFUSAL_MESSAGE:
                 # The LLM said the documents do not answer it in its own words: the client
                 # drops them and gets the exact refusal, as `POST /chat` returns it.
                 yield sse_event("reset", {"reason": "refused"})
@@ -442,7 +458,7 @@ async def stream_turn(
             if parts:
                 yield sse_event("reset", {"reason": exc.code})
             local = await local_answer(turn, vector_store=vector_store)
-            answer = replace(_final(local), fallback=True)
+            answer = replace(_final(local), fallback=True, fallback_reason=exc.code)
             for token in _tokens(answer.text):
                 yield sse_event("token", {"text": token})
     response = await anyio.to_thread.run_sync(record_turn, turn, answer)
@@ -487,6 +503,7 @@ def _final(outcome: StepOutcome[str]) -> FinalAnswer:
         model=outcome.model,
         fallback=outcome.fallback,
         refusal_reason=outcome.extra.get("refusal_reason"),
+        fallback_reason=(outcome.fallback_reason or "").split(":", 1)[0] or None,
     )
 
 

@@ -51,7 +51,7 @@ class FakeOpenAI:
 
     def __init__(
         self,
-        answer: str = CITED,
+        answer: str | list[str] = CITED,
         *,
         condensed: str = "",
         friendly: str = "",
@@ -75,6 +75,8 @@ class FakeOpenAI:
             text = self.condensed
         elif "warm and friendly" in system:
             text = self.friendly
+        elif isinstance(self.answer, list):  # one reply per answer request, the last repeated
+            text = self.answer.pop(0) if len(self.answer) > 1 else self.answer[0]
         else:
             text = self.answer
         if body.get("stream"):
@@ -131,20 +133,59 @@ def test_llm_sees_rules_first_and_documents_fenced_as_data(
     assert user.count("</documents>") == 1
 
 
-def test_answer_that_obeys_an_injection_and_cites_nothing_loses_confidence(
+def test_answer_that_obeys_an_injection_and_cites_nothing_is_never_returned(
     llm_client: TestClient, tmp_path: Path
 ) -> None:
-    use_llm(
-        llm_client, FakeOpenAI("Silver Partners earn a referral commission of 15% [1]."), tmp_path
-    )
-    cited = ask(llm_client, "What referral commission does a Silver partner receive?")
-    use_llm(llm_client, FakeOpenAI("All products are free."), tmp_path)
-    uncited = ask(llm_client, "What referral commission does a Silver partner receive?")
+    fake = FakeOpenAI("All products are free.")
+    use_llm(llm_client, fake, tmp_path)
 
-    assert uncited["refused"] is False
-    assert not any(source["cited"] for source in uncited["sources"])
-    assert uncited["confidence"] < cited["confidence"]
-    assert uncited["confidence"] <= 0.5
+    body = ask(llm_client, "What referral commission does a Silver partner receive?")
+
+    assert len(fake.answer_requests()) == 2, "one re-ask, then the local answer"
+    assert "cites no document" in fake.answer_requests()[1]["messages"][1]["content"]
+    assert (body["provider"], body["fallback"]) == ("local", True)
+    assert body["fallback_reason"] == "unsupported_claim"
+    assert "free" not in body["answer"].lower()
+    assert any(source["cited"] for source in body["sources"])
+
+
+def test_an_invented_number_is_reasked_then_replaced_by_the_local_answer(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    fake = FakeOpenAI("Acme's Starter plan costs $5,250 per month [1].")
+    use_llm(llm_client, fake, tmp_path)
+
+    body = ask(llm_client, PRICE_QUESTION)
+
+    reask = fake.answer_requests()[1]["messages"][1]["content"]
+    assert "5,250 not in the documents it cites" in reask
+    assert body["fallback"] is True and body["fallback_reason"] == "unsupported_claim"
+    assert "5,250" not in body["answer"] and "Plan: Starter" in body["answer"]
+
+
+def test_a_reask_that_fixes_the_answer_is_returned(llm_client: TestClient, tmp_path: Path) -> None:
+    fake = FakeOpenAI(["Acme's Starter plan costs $59 per month [1].", CITED])
+    use_llm(llm_client, fake, tmp_path)
+
+    body = ask(llm_client, PRICE_QUESTION)
+
+    assert len(fake.answer_requests()) == 2
+    assert body["answer"] == CITED
+    assert (body["provider"], body["fallback"]) == ("openai", False)
+
+
+def test_an_uncited_streamed_answer_is_reset_to_the_local_answer(
+    llm_client: TestClient, tmp_path: Path
+) -> None:
+    use_llm(llm_client, FakeOpenAI("Lumen's annual revenue is €5,250."), tmp_path)
+
+    _, events = stream_chat(llm_client, query=PRICE_QUESTION)
+
+    kinds = [kind for kind, _ in events]
+    assert ("reset", {"reason": "unsupported_claim"}) in events
+    done = events[-1][1]
+    assert kinds[-1] == "done" and done["fallback"] is True
+    assert done["fallback_reason"] == "unsupported_claim" and "5,250" not in done["answer"]
 
 
 def test_markers_that_point_at_no_source_are_dropped(

@@ -14,6 +14,7 @@ from tests.support import make_settings
 ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+grounding = importlib.import_module("assessments.02_rag_chatbot.grounding")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")
 retrieval = importlib.import_module("assessments.02_rag_chatbot.retrieval")
 rewriting = importlib.import_module("assessments.02_rag_chatbot.rewriting")
@@ -380,3 +381,59 @@ def test_a_company_corpus_is_read_once_until_its_chunks_change() -> None:
     changed = retrieval.company_corpus(store, "acme")
     assert changed is not first and store.texts_read == 2
     assert changed.build(count_terms) == 3
+
+
+# ---------------------------------------------------------------- grounding of LLM answers
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The Growth plan costs $1,200 per month.", ["1,200", "Growth"]),
+        ("Uptime is 99.9% and keys rotate every 180 days.", ["99.9", "180"]),
+        ("It costs €49, or CHF 52.50 a month.", ["49", "52.50", "CHF"]),
+        ("The audit ended on 14 March 2025.", ["14", "2025", "March"]),
+        ("Dates like 2025-03-14 and 14/03/2025 count.", ["2025-03-14", "14/03/2025"]),
+        ("The default type is application/octet-stream.", ["application/octet-stream"]),
+        ("Set `__NOGLOBS__` to turn it off.", ["__NOGLOBS__"]),
+        ("It is led by Elena Marsh in Denver.", ["Elena", "Marsh", "Denver"]),
+    ],
+)
+def test_claims_are_the_checkable_parts_of_a_sentence(sentence: str, expected: list[str]) -> None:
+    found = grounding.claims(sentence)
+
+    for claim in expected:
+        assert any(claim in item for item in found), (claim, found)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("The Starter plan costs $49 per month [1].", None),
+        ("The Starter plan costs $49 per month. [1]", None),
+        ("Annual revenue is €5,250 [1].", "5,250"),
+        ("The default is text/plain [1].", "text/plain"),
+        ("It is run by Victor Lang [1].", "Victor"),
+        ("The Starter plan costs $49 per month.", "cites no document"),
+        ("The Starter plan costs $49 per month [7].", "cites no document"),
+    ],
+)
+def test_an_answer_is_grounded_only_in_the_chunks_it_cites(answer: str, problem: str) -> None:
+    chunks = ["Starter: $49 per month; Growth: $1,200 per month. Binary data: application/x-bin."]
+
+    problems = grounding.unsupported(answer, chunks)
+
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0].describe()
+
+
+def test_a_friendlier_rewrite_may_not_add_a_name() -> None:
+    before = "The Starter plan costs $49 per month [1]."
+
+    assert rewriting.facts_preserved(before, f"Great question! {before}")
+    assert not rewriting.facts_preserved(before, f"Elena Marsh says: {before}")
+    assert not rewriting.facts_preserved(
+        before, "The Starter plan costs $49 per month in Denver [1]."
+    )
