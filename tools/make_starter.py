@@ -137,6 +137,7 @@ ASSESSMENTS = (
                 build=("*", "TermStats.*", "AnswerabilityModel.*", "Assessment.*"),
             ),
             Skeleton(f"{A2}/refusal.py"),
+            Skeleton(f"{A2}/grounding.py", build=("*", "Unsupported.*")),
             Skeleton(f"{A2}/rewriting.py"),
             Skeleton(f"{A2}/passages.py"),
         ),
