@@ -78,6 +78,9 @@ def claims(sentence: str) -> list[str]:
 def unsupported(answer: str, chunks: Sequence[str]) -> list[Unsupported]:
     """The sentences of `answer` that cite no chunk, or claim what their chunks do not say.
     `chunks[n - 1]` is the text that marker `[n]` cites."""
+    if not re.search(r"[A-Za-z0-9]", CITATION.sub("", answer)):
+        # "[1]" alone: a marker with nothing to cite (a small model's empty answer).
+        return [Unsupported(answer.strip() or "(empty answer)", ("no text",))]
     # "Fact. [1] Next fact." — a marker after the full stop belongs to the sentence before it.
     attached = re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)", r"\2\1", answer.strip())
     problems = []

@@ -416,6 +416,8 @@ def test_claims_are_the_checkable_parts_of_a_sentence(sentence: str, expected: l
         ("It is run by Victor Lang [1].", "Victor"),
         ("The Starter plan costs $49 per month.", "cites no document"),
         ("The Starter plan costs $49 per month [7].", "cites no document"),
+        ("[1]", "no text"),
+        ("", "no text"),
     ],
 )
 def test_an_answer_is_grounded_only_in_the_chunks_it_cites(answer: str, problem: str) -> None:
