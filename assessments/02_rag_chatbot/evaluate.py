@@ -495,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
             _env_file=None,  # type: ignore[call-arg]
             DATA_DIR=Path(data_dir),
             LLM_PROVIDER=args.provider,
-            EMBEDDING_PROVIDER=args.provider,
+            # `auto` leaves the embeddings to the environment: a local chat server
+            # (llama.cpp, Ollama) often serves no embeddings (EMBEDDING_PROVIDER=local).
+            **({} if args.provider == "auto" else {"EMBEDDING_PROVIDER": "local"}),
             LOAD_SAMPLE_DATA=True,
             LOG_LEVEL="WARNING",
         )
