@@ -50,11 +50,16 @@ _NOT_NAMES = frozenset({"I", "Yes", "No", "The", "This", "It", "However", "Note"
 class Unsupported:
     sentence: str
     claims: tuple[str, ...]  # claims not found in the cited chunks; () = no citation at all
+    # Numbers of other chunks that do hold every claim: the fact may be right, its marker wrong.
+    found_in: tuple[int, ...] = ()
 
     def describe(self) -> str:
         if not self.claims:
             return f'"{self.sentence}" cites no document'
-        return f'"{self.sentence}": {", ".join(self.claims)} not in the documents it cites'
+        where = ""
+        if self.found_in:
+            where = f" (they are in {', '.join(f'[{n}]' for n in self.found_in)})"
+        return f'"{self.sentence}": {", ".join(self.claims)} not in the documents it cites{where}'
 
 
 def claims(sentence: str) -> list[str]:
@@ -95,7 +100,13 @@ def unsupported(answer: str, chunks: Sequence[str]) -> list[Unsupported]:
         source = _normalised(" ".join(chunks[n - 1] for n in cited))
         missing = tuple(claim for claim in claims(sentence) if not _found(claim, source))
         if missing:
-            problems.append(Unsupported(plain, missing))
+            elsewhere = tuple(
+                number
+                for number, chunk in enumerate(chunks, start=1)
+                if number not in cited
+                and all(_found(claim, _normalised(chunk)) for claim in missing)
+            )
+            problems.append(Unsupported(plain, missing, elsewhere))
     return problems
 
 

@@ -439,3 +439,12 @@ def test_a_friendlier_rewrite_may_not_add_a_name() -> None:
     assert not rewriting.facts_preserved(
         before, "The Starter plan costs $49 per month in Denver [1]."
     )
+
+
+def test_a_claim_under_the_wrong_marker_says_which_chunk_holds_it() -> None:
+    chunks = ["Starter: $49 per month.", "Growth: $149 per month."]
+
+    [problem] = grounding.unsupported("The Starter plan costs $49 per month [2].", chunks)
+
+    assert problem.claims == ("49", "Starter") and problem.found_in == (1,)
+    assert "(they are in [1])" in problem.describe()
