@@ -16,40 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+from live_server import percentile, serve
 from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 20
 
 
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def backend(data_dir: Path, database_url: str | None) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
+def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[str]:
+    settings = {
         "DATA_DIR": str(data_dir),
         "LLM_PROVIDER": "local",
         "EMBEDDING_PROVIDER": "local",
@@ -62,31 +44,9 @@ def backend(data_dir: Path, database_url: str | None) -> Iterator[str]:
         "SAAS_WEBHOOK_BATCH_SIZE": "50",
         "SAAS_WEBHOOK_POLL_SECONDS": "0.2",
     }
-    env.pop("OPENAI_API_KEY", None)
     if database_url:
-        env["DATABASE_URL"] = database_url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)]
-        + ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the backend did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        settings["DATABASE_URL"] = database_url
+    return serve(settings, unset=("OPENAI_API_KEY",))
 
 
 async def webhooks(url: str, count: int) -> None:

@@ -22,73 +22,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+from live_server import percentile, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "companies" / "acme-corp"
 UPLOAD_PATH = "/api/02-rag/documents"
 
 
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def backend(data_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
-        "LLM_PROVIDER": "local",
-        "EMBEDDING_PROVIDER": "local",
-        "LOAD_SAMPLE_DATA": "false",
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "WARNING",
-    }
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)]
-        + ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
+def backend(data_dir: Path) -> AbstractContextManager[str]:
+    return serve(
+        {
+            "DATA_DIR": str(data_dir),
+            "DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+            "LLM_PROVIDER": "local",
+            "EMBEDDING_PROVIDER": "local",
+            "LOAD_SAMPLE_DATA": "false",
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "WARNING",
+        }
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the backend did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def documents(count: int, copies: int) -> list[tuple[str, bytes]]:

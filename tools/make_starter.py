@@ -57,6 +57,7 @@ COPIED = (
     "bench/bench_vector_search.py",
     "bench/bench_saas.py",
     "bench/saas_support.py",
+    "bench/live_server.py",
 )
 LEFT_OUT = (
     "docs/interview-guide.md",

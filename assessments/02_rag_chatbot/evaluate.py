@@ -46,6 +46,7 @@ if __package__ in (None, ""):
 import argparse
 import asyncio
 import json
+import os
 import re
 import string
 import tempfile
@@ -432,6 +433,19 @@ async def run_sets(
         ]
 
 
+def offline_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a run of the product in `data_dir` with the sample data, on the local
+    provider unless `overrides` say otherwise; no `.env` is read."""
+    values: dict[str, object] = {
+        "DATA_DIR": data_dir,
+        "LLM_PROVIDER": "local",
+        "EMBEDDING_PROVIDER": "local",
+        "LOAD_SAMPLE_DATA": True,
+        "LOG_LEVEL": "WARNING",
+    }
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
 def _chunk_texts(retrieved: Sequence[SearchResult], chunk_ids: list[int]) -> list[str]:
     """The text of each cited chunk, "" for one that was not retrieved (never correct)."""
     by_id = {chunk.chunk_id: chunk.text for chunk in retrieved}
@@ -491,16 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         list(RETRIEVAL_MODES)[::-1] if args.retrieval == "both" else [args.retrieval or "hybrid"]
     )
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as data_dir:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            DATA_DIR=Path(data_dir),
-            LLM_PROVIDER=args.provider,
-            # `auto` leaves the embeddings to the environment: a local chat server
-            # (llama.cpp, Ollama) often serves no embeddings (EMBEDDING_PROVIDER=local).
-            **({} if args.provider == "auto" else {"EMBEDDING_PROVIDER": "local"}),
-            LOAD_SAMPLE_DATA=True,
-            LOG_LEVEL="WARNING",
-        )
+        overrides: dict[str, object] = {"LLM_PROVIDER": args.provider}
+        if args.provider == "auto":
+            # The embeddings are left to the environment: a local chat server (llama.cpp,
+            # Ollama) often serves none (EMBEDDING_PROVIDER=local).
+            overrides["EMBEDDING_PROVIDER"] = os.environ.get("EMBEDDING_PROVIDER", "auto")
+        settings = offline_settings(Path(data_dir), **overrides)
         sets = [(s.label, s.items()[: args.limit]) for s in chosen]
         folders = list(dict.fromkeys(s.companies for s in chosen if s.companies))
         reports = asyncio.run(run_sets(settings, sets, modes=modes, company_folders=folders))
