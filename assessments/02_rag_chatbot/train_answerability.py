@@ -12,12 +12,12 @@ runs it) and passage ranking; a question the 0.45 gate refuses is left out,
 since the model never sees it. The features (`answerability.features`) are
 standardised and fed to a logistic regression. The refusal threshold is then
 chosen for precision first, from 5-fold out-of-fold probabilities: the
-`--false-refusals` quantile (default 2%) of the answerable questions'
+`--false-refusals` quantile (default 1%) of the answerable questions'
 probabilities, so about that share of answerable questions that pass the gate
 would be refused. The figures of the fit are stored with the model.
 
     .venv/bin/python assessments/02_rag_chatbot/train_answerability.py \\
-        [--squad ../shared/datasets/squad2] [--false-refusals 0.02] [--out PATH]
+        [--squad ../shared/datasets/squad2] [--false-refusals 0.01] [--out PATH]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--squad", type=Path, default=evaluate.SQUAD_DIR)
-    parser.add_argument("--false-refusals", type=float, default=0.02)
+    parser.add_argument("--false-refusals", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--features", type=Path, help="also save the feature matrix (.npz)")
     args = parser.parse_args(argv)
