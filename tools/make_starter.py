@@ -62,10 +62,9 @@ COPIED = (
 LEFT_OUT = (
     "docs/interview-guide.md",
     "assessments/01_workflow_automation/evaluate.py",
-    "assessments/02_rag_chatbot/evaluate.py",
-    "assessments/02_rag_chatbot/evaluate_scifact.py",
-    # The trained answerability model and its trainer: the candidate trains their own.
-    "assessments/02_rag_chatbot/train_answerability.py",
+    # The evaluations and the answerability trainer, and the trained model: the candidate
+    # evaluates and trains their own.
+    "assessments/02_rag_chatbot/evaluation",
     "assessments/02_rag_chatbot/answerability_model.json",
 )
 ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "*.egg-info", ".venv")
@@ -110,6 +109,7 @@ ASSESSMENTS = (
         A1,
         (
             Skeleton(f"{A1}/services.py", noop={"load_sample_leads": "0"}),
+            Skeleton(f"{A1}/bulk.py"),
             Skeleton(
                 f"{A1}/classifier.py",
                 build=("classify_intent", "LocalIntentModel.*"),
@@ -130,7 +130,13 @@ ASSESSMENTS = (
         A2,
         (
             Skeleton(f"{A2}/services.py"),
-            Skeleton(f"{A2}/ingest.py", noop={"load_sample_companies": "None"}),
+            Skeleton(f"{A2}/chat.py"),
+            Skeleton(f"{A2}/history.py"),
+            Skeleton(f"{A2}/reading.py"),
+            Skeleton(f"{A2}/chunking.py"),
+            Skeleton(f"{A2}/ingest.py"),
+            Skeleton(f"{A2}/uploads.py"),
+            Skeleton(f"{A2}/samples.py", noop={"load_sample_companies": "None"}),
             Skeleton(f"{A2}/retrieval.py", drop=("KeywordIndex", "reciprocal_rank_fusion")),
             Skeleton(f"{A2}/answering.py"),
             Skeleton(
