@@ -146,43 +146,26 @@ class Api:
     def send_webhook(
         self,
         tenant: TenantHandle,
-        contact_id: str,
+        contact_id: str = "",
         *,
+        body: bytes | None = None,
         event_id: str | None = None,
         secret: str | None = None,
         timestamp: int | None = None,
         tenant_id: str | None = None,
     ) -> Any:
-        """A signed `contact.updated` delivery, sent as the contract suite sends it (the
-        TestClient takes full paths as its `Api` does; a handle has its tenant's id and secret)."""
+        """A `contact.updated` delivery for `contact_id`, or any `body`, signed as `tenant`
+        would sign it and sent as the contract suite sends it (the TestClient takes full
+        paths as the contract's `Api` does; a handle has its tenant's id and secret)."""
         return send_webhook(
             self.client,
             tenant,
             contact_id,
-            msg_id=event_id,
-            secret=secret,
-            timestamp=timestamp,
-            tenant_id=tenant_id,
-        )
-
-    def send_signed(
-        self,
-        tenant: TenantHandle,
-        body: bytes,
-        *,
-        event_id: str | None = None,
-        secret: str | None = None,
-        timestamp: int | None = None,
-    ) -> Any:
-        """POST any body to the webhook endpoint, signed as `tenant` would sign it."""
-        return send_webhook(
-            self.client,
-            tenant,
-            "",
             body=body,
             msg_id=event_id,
             secret=secret,
             timestamp=timestamp,
+            tenant_id=tenant_id,
         )
 
     def drain(self) -> None:

@@ -1,7 +1,7 @@
 """Both vector stores, FAISS files and PostgreSQL + pgvector, pass the same behaviour checks.
 
 Each test runs once per backend (`store` is parametrised); what only FAISS has
-(index files, rollback of a failed save) is in test_vector_store.py. The pgvector runs
+(index files, rollback of a failed save) is in test_faiss_store.py. The pgvector runs
 use a throwaway PostgreSQL database for this module (`tests/services.py`):
 they skip when PostgreSQL does not answer, and fail under CI=true.
 """
