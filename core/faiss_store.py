@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 from core.embedding_client import EmbeddingClient
-from core.exceptions import AppException, ValidationException
+from core.exceptions import AppException
 from core.vector_chunks import (
     EmbeddingWriter,
     Metadata,
@@ -51,6 +51,7 @@ from core.vector_chunks import (
     check_company_id,
     chunk_rows,
     model_mismatch_error,
+    query_vector,
 )
 
 log = structlog.get_logger(__name__)
@@ -83,12 +84,7 @@ class FaissVectorStore(EmbeddingWriter):
         worker thread in async code.
         """
         check_company_id(company_id)
-        query = np.ascontiguousarray(np.asarray(query_embedding, dtype=np.float32).reshape(1, -1))
-        if query.shape[1] != self._embedder.dimension:
-            raise ValidationException(
-                f"The query embedding has {query.shape[1]} dimensions; "
-                f"the index expects {self._embedder.dimension}"
-            )
+        query = query_vector(query_embedding, dimension=self._embedder.dimension).reshape(1, -1)
         if k < 1:
             return []
         with self._lock(company_id):
@@ -110,11 +106,6 @@ class FaissVectorStore(EmbeddingWriter):
             )
             rows = {row.id: row for row in session.exec(statement)}
         return [_result(rows[chunk_id], score) for chunk_id, score in hits if chunk_id in rows]
-
-    def delete_document(self, document_id: str, *, company_id: str) -> int:
-        """Remove a document's vectors and rows; returns how many chunks went."""
-        check_company_id(company_id)
-        return len(self._write(company_id, [], None, document_id, return_removed=True))
 
     def delete_company(self, company_id: str) -> None:
         """Remove the company's index files and rows, whatever model built them."""

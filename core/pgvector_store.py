@@ -41,7 +41,6 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.embedding_client import EmbeddingClient
-from core.exceptions import ValidationException
 from core.pgvector_schema import chunk_table, create_schema
 from core.vector_chunks import (
     EmbeddingWriter,
@@ -50,6 +49,7 @@ from core.vector_chunks import (
     check_company_id,
     chunk_rows,
     model_mismatch_error,
+    query_vector,
 )
 
 EXACT_SEARCH_MAX_CHUNKS = 10_000
@@ -122,12 +122,7 @@ class PgVectorStore(EmbeddingWriter):
         Blocking (a database round trip): call it from a worker thread in async code.
         """
         check_company_id(company_id)
-        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        if query.shape[0] != self._embedder.dimension:
-            raise ValidationException(
-                f"The query embedding has {query.shape[0]} dimensions; "
-                f"the index expects {self._embedder.dimension}"
-            )
+        query = query_vector(query_embedding, dimension=self._embedder.dimension)
         if k < 1:
             return []
         with self._engine.begin() as connection:
@@ -144,11 +139,6 @@ class PgVectorStore(EmbeddingWriter):
             if len(rows) < expected:
                 rows = self._nearest(connection, query, company_id, k, exact=True)
         return [_result(row) for row in rows if row.score >= threshold]
-
-    def delete_document(self, document_id: str, *, company_id: str) -> int:
-        """Remove a document's chunks; returns how many went."""
-        check_company_id(company_id)
-        return len(self._write(company_id, [], None, document_id, return_removed=True))
 
     def delete_company(self, company_id: str) -> None:
         """Remove the company's chunks and its record, whatever model built them."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import numpy as np
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -62,9 +63,9 @@ class EmbeddingWriter:
     """Embed first, then write: the one path by which both vector stores take chunks.
 
     Subclasses set `_embedder` and provide `_rows` (validate and shape the rows) and
-    `_write(company_id, rows, vectors, replaced_document_id)` (store them, replacing
-    that document's chunks when given). Embedding happens before any write, so a
-    failed embedding changes nothing.
+    `_write(company_id, rows, vectors, replaced_document_id, *, return_removed=False)`
+    (store them, replacing that document's chunks when given; the new ids, or the removed
+    ones). Embedding happens before any write, so a failed embedding changes nothing.
     """
 
     _embedder: EmbeddingClient
@@ -109,6 +110,21 @@ class EmbeddingWriter:
         rows = self._rows(documents, company_id, metadata, document_id=document_id)
         vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
         return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
+
+    def delete_document(self, document_id: str, *, company_id: str) -> int:
+        """Remove a document's chunks, rows and vectors; returns how many went."""
+        check_company_id(company_id)
+        return len(self._write(company_id, [], None, document_id, return_removed=True))
+
+
+def query_vector(query_embedding: np.ndarray, *, dimension: int) -> np.ndarray:
+    """The query as one contiguous float32 vector, or a 422 when it is not the index's size."""
+    query = np.ascontiguousarray(np.asarray(query_embedding, dtype=np.float32).reshape(-1))
+    if query.shape[0] != dimension:
+        raise ValidationException(
+            f"The query embedding has {query.shape[0]} dimensions; the index expects {dimension}"
+        )
+    return query
 
 
 def chunk_rows(
