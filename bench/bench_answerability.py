@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import PROJECT_ROOT  # noqa: E402
 from core.embedding_client import LocalEmbeddingClient  # noqa: E402
-from core.vector_store import SearchResult  # noqa: E402
+from core.vector_chunks import SearchResult  # noqa: E402
 
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")

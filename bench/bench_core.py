@@ -4,7 +4,7 @@
 
 Prints local embedding throughput on ~200-token chunks, short-query embedding
 latency, FAISS search latency for one company at 10k and 100k chunks (raw
-index, and the whole `VectorStore.similarity_search` with its SQLite lookup),
+index, and the whole `FaissVectorStore.similarity_search` with its SQLite lookup),
 and the process's peak memory. The big indexes hold random unit vectors: search
 cost depends on the count and dimension, not on the content.
 """
@@ -28,7 +28,7 @@ import numpy as np
 from core.config import get_settings
 from core.database import create_db_engine, init_db
 from core.embedding_client import LocalEmbeddingClient
-from core.vector_store import VectorStore
+from core.faiss_store import FaissVectorStore
 
 VOCABULARY = (
     "customer invoice refund policy shipping delivery account password support team "
@@ -147,7 +147,7 @@ def bench_raw_faiss(count: int, repeats: int) -> None:
 def bench_store_search(count: int, repeats: int, folder: Path) -> None:
     engine = create_db_engine(f"sqlite:///{folder / f'bench-{count}.db'}")
     init_db(engine)
-    store = VectorStore(engine=engine, embedder=RandomEmbedder(), index_dir=folder / "faiss")
+    store = FaissVectorStore(engine=engine, embedder=RandomEmbedder(), index_dir=folder / "faiss")
     company = f"bench-{count}"
     started = time.perf_counter()
     step = 20_000
@@ -157,7 +157,9 @@ def bench_store_search(count: int, repeats: int, folder: Path) -> None:
     load_seconds = time.perf_counter() - started
     del store
 
-    reopened = VectorStore(engine=engine, embedder=RandomEmbedder(), index_dir=folder / "faiss")
+    reopened = FaissVectorStore(
+        engine=engine, embedder=RandomEmbedder(), index_dir=folder / "faiss"
+    )
     queries = random_unit_vectors(repeats, seed=3)
     started = time.perf_counter()
     reopened.similarity_search(queries[0], company_id=company, k=4, threshold=-1.0)

@@ -5,7 +5,7 @@
 Builds one company with about `--chunks` chunks through the product's own path
 (`ingest.prepare_upload` → `ingest_documents`: chunking, embedding, FAISS and
 SQL writes), from synthetic documents made of the sample companies' sentences
-with per-document names, then times chat turns (`services.chat`, as
+with per-document names, then times chat turns (`chat.chat`, as
 `POST /chat` runs them: retrieval, extractive answer, history write).
 Search latency across many companies is measured by bench_vector_search.py.
 """
@@ -32,7 +32,7 @@ from backend.main import create_app  # noqa: E402
 from core.config import PROJECT_ROOT, Settings  # noqa: E402
 
 ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
-services = importlib.import_module("assessments.02_rag_chatbot.services")
+chat = importlib.import_module("assessments.02_rag_chatbot.chat")
 schemas = importlib.import_module("assessments.02_rag_chatbot.schemas")
 
 COMPANY = "bench-co"
@@ -110,7 +110,7 @@ async def run(chunks: int, questions: int) -> None:
                         query=QUESTIONS[i % len(QUESTIONS)], company_id=COMPANY
                     )
                     started = time.perf_counter()
-                    await services.chat(
+                    await chat.chat(
                         session=session,
                         settings=settings,
                         llm=None,

@@ -7,7 +7,7 @@ For 100k chunks spread over 1, 100 and 1,000 companies, prints the latency
 against exact search (numpy brute force over the querying company's vectors).
 
 Rows:
-- faiss: `VectorStore`, one exact `IndexFlatIP` per company, chunk rows in SQLite.
+- faiss: `FaissVectorStore`, one exact `IndexFlatIP` per company, chunk rows in SQLite.
 - pgvector: `PgVectorStore` as shipped: exact search for companies up to
   EXACT_SEARCH_MAX_CHUNKS chunks or under HNSW_MIN_SHARE of the table, the
   HNSW index (iterative scan) otherwise.
@@ -49,8 +49,10 @@ from sqlmodel import Session
 
 import core.pgvector_store as pgvector_store
 from core.database import create_db_engine, init_db
-from core.pgvector_store import PgVectorStore, hnsw_index_ddl
-from core.vector_store import VectorChunk, VectorStore
+from core.faiss_store import FaissVectorStore
+from core.pgvector_schema import hnsw_index_ddl
+from core.pgvector_store import PgVectorStore
+from core.vector_chunks import VectorChunk
 
 DIMENSION = 384
 CLUSTERS = 256
@@ -154,7 +156,7 @@ def measure(search: Callable[[Query], list[int]], queries: list[Query]) -> Figur
 # --- FAISS: one index per company, rows in SQLite ------------------------------------------
 
 
-def load_faiss(data: Dataset, folder: Path) -> VectorStore:
+def load_faiss(data: Dataset, folder: Path) -> FaissVectorStore:
     engine = create_db_engine(f"sqlite:///{folder / 'bench.db'}")
     init_db(engine)
     rows = [
@@ -173,7 +175,7 @@ def load_faiss(data: Dataset, folder: Path) -> VectorStore:
     with Session(engine) as session:
         session.execute(insert(VectorChunk), rows)
         session.commit()
-    store = VectorStore(engine=engine, embedder=BenchEmbedder(), index_dir=folder / "faiss")
+    store = FaissVectorStore(engine=engine, embedder=BenchEmbedder(), index_dir=folder / "faiss")
     for number in range(data.count):
         own = data.rows_of(number)
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMENSION))

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from core.exceptions import LLMException
-from core.llm_client import LLMResult, LLMUsage
+from core.llm_result import LLMResult, LLMUsage
 from core.metrics import AI_STEP_RUNS, LLM_COST, LLM_TOKENS
 
 T = TypeVar("T")

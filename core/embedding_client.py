@@ -10,7 +10,8 @@ cosine similarity. `create_embedding_client(settings)` picks one (SPEC §2).
   exactly as sentence-transformers does: mean over the attention mask, then L2
   normalisation. Nothing is downloaded at run time.
 - openai: `text-embedding-3-small` (or any OpenAI-compatible server) through
-  the official SDK, batched, with the same retry policy as `core.llm_client`.
+  the official SDK, batched, with the same retry policy as the chat client
+  (`core.openai_provider`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tokenizers import Encoding, Tokenizer
 
 from core.config import Settings
 from core.exceptions import LLMException
-from core.llm_client import RetryPolicy, as_llm_exception, openai_sdk
+from core.openai_provider import RetryPolicy, as_llm_exception, openai_sdk
 
 ProgressCallback = Callable[[int], None]
 

@@ -1,21 +1,12 @@
 """Tenant-filtered vector search in PostgreSQL with pgvector: the scale-out store.
 
-Same interface and results as `core.vector_store.VectorStore` (FAISS), chosen
+Same interface and results as `core.faiss_store.FaissVectorStore`, chosen
 with `VECTOR_STORE=pgvector`. Every API process shares the data, so there is
 no per-process lock or file to keep in step.
 
-Tables (created at start, with `CREATE EXTENSION IF NOT EXISTS vector`):
-- `pgvector_chunk`: one row per chunk of every company: text, metadata
-  (JSONB), the embedding model and the vector. Ids come from a sequence and are
-  never reused. The column is `vector` without a dimension, so companies whose
-  vectors come from models of different sizes can share the table; the HNSW
-  index (cosine, m=16, ef_construction=64) is a partial expression index per
-  dimension: `((embedding::vector(384)) vector_cosine_ops) WHERE
-  vector_dims(embedding) = 384`.
-- `pgvector_company`: the model and dimension that built each company's
-  vectors (the FAISS sidecar's role) and its chunk count. Writes lock the
-  company's row, so writers to one company queue up and a mismatching model is
-  refused with the same 409 as FAISS.
+Tables and indexes (`core.pgvector_schema`) are created at start. Writes lock the
+company's `pgvector_company` row, so writers to one company queue up and a
+mismatching model is refused with the same 409 as FAISS.
 
 Scores are cosine similarities, `1 - (embedding <=> query)`, as on FAISS
 (inner products of unit vectors), so the 0.45 threshold means the same.
@@ -45,79 +36,27 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import structlog
 from pgvector.sqlalchemy import VECTOR
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    bindparam,
-    func,
-    insert,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import bindparam, insert, text
+from sqlalchemy.engine import Connection, Engine
 
-from core.config import Settings
-from core.database import create_db_engine
 from core.embedding_client import EmbeddingClient
-from core.exceptions import ValidationException
-from core.vector_store import (
+from core.pgvector_schema import chunk_table, create_schema
+from core.vector_chunks import (
     EmbeddingWriter,
     Metadata,
     SearchResult,
-    _check_company_id,
+    check_company_id,
     chunk_rows,
     model_mismatch_error,
+    query_vector,
 )
-
-log = structlog.get_logger(__name__)
 
 EXACT_SEARCH_MAX_CHUNKS = 10_000
 HNSW_MIN_SHARE = 0.05  # of the table's rows (pg_class.reltuples, kept by ANALYZE)
 HNSW_EF_SEARCH = 200
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
-HNSW_MAX_DIMENSIONS = 2000  # pgvector indexes `vector` up to 2,000 dimensions
-MIN_PGVECTOR = (0, 5, 0)  # HNSW
 ITERATIVE_SCAN_PGVECTOR = (0, 8, 0)
-SCHEMA_LOCK_KEY = 0x7067_7665  # pg_advisory_xact_lock: one process creates the schema
-
-metadata_obj = MetaData()
-
-chunk_table = Table(
-    "pgvector_chunk",
-    metadata_obj,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("company_id", String(63), nullable=False),
-    Column("document_id", Text),
-    Column("chunk_index", Integer, nullable=False),
-    Column("source", Text),
-    Column("text", Text, nullable=False),
-    Column("metadata", JSONB, nullable=False),
-    Column("embedding_model", Text, nullable=False),
-    Column("embedding", VECTOR(), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("pgvector_chunk_company_document", "company_id", "document_id"),
-)
-
-company_table = Table(
-    "pgvector_company",
-    metadata_obj,
-    Column("company_id", String(63), primary_key=True),
-    Column("embedding_model", Text, nullable=False),
-    Column("embedding_provider", Text, nullable=False),
-    Column("dimension", Integer, nullable=False),
-    Column("chunk_count", BigInteger, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
 
 LOCK_COMPANY = text(
     "SELECT embedding_model, dimension, chunk_count FROM pgvector_company "
@@ -149,45 +88,17 @@ SCORE_CHUNKS = text(
 
 
 class PgVectorStore(EmbeddingWriter):
-    def __init__(self, *, engine: Engine, embedder: EmbeddingClient) -> None:
+    def __init__(
+        self, *, engine: Engine, embedder: EmbeddingClient, owns_engine: bool = False
+    ) -> None:
+        """`owns_engine`: the store created `engine` for itself, and `close` disposes of it."""
         if engine.dialect.name != "postgresql":
             raise ValueError("PgVectorStore needs a PostgreSQL engine")
         self._engine = engine
         self._embedder = embedder
-        self._owns_engine = False
+        self._owns_engine = owns_engine
         self._search_sql: dict[tuple[int, bool], Any] = {}
-        self.pgvector_version = self._create_schema()
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, engine: Engine, embedder: EmbeddingClient
-    ) -> PgVectorStore:
-        """The store for `VECTOR_STORE=pgvector`, on the app's engine when the URLs agree.
-
-        Raises a `RuntimeError` naming the setting when no PostgreSQL is
-        configured or it does not answer: never a silent fallback to FAISS.
-        """
-        url = settings.pgvector_database_url
-        if url is None or not url.startswith(("postgresql", "postgres:")):
-            raise RuntimeError(
-                "VECTOR_STORE=pgvector needs PostgreSQL: set PGVECTOR_DATABASE_URL "
-                "(or DATABASE_URL) to postgresql+psycopg://user@host/database"
-            )
-        own_engine = url != settings.database_url
-        store_engine = create_db_engine(url) if own_engine else engine
-        try:
-            store = cls(engine=store_engine, embedder=embedder)
-        except SQLAlchemyError as exc:
-            if own_engine:
-                store_engine.dispose()
-            setting = "PGVECTOR_DATABASE_URL" if settings.PGVECTOR_DATABASE_URL else "DATABASE_URL"
-            shown = make_url(store_engine.url).render_as_string(hide_password=True)
-            reason = str(getattr(exc, "orig", None) or exc).strip()
-            raise RuntimeError(
-                f"The pgvector store cannot use {setting}={shown}: {reason}"
-            ) from exc
-        store._owns_engine = own_engine
-        return store
+        self.pgvector_version = create_schema(engine, embedder.dimension)
 
     @property
     def embedder(self) -> EmbeddingClient:
@@ -210,13 +121,8 @@ class PgVectorStore(EmbeddingWriter):
 
         Blocking (a database round trip): call it from a worker thread in async code.
         """
-        _check_company_id(company_id)
-        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        if query.shape[0] != self._embedder.dimension:
-            raise ValidationException(
-                f"The query embedding has {query.shape[0]} dimensions; "
-                f"the index expects {self._embedder.dimension}"
-            )
+        check_company_id(company_id)
+        query = query_vector(query_embedding, dimension=self._embedder.dimension)
         if k < 1:
             return []
         with self._engine.begin() as connection:
@@ -234,14 +140,9 @@ class PgVectorStore(EmbeddingWriter):
                 rows = self._nearest(connection, query, company_id, k, exact=True)
         return [_result(row) for row in rows if row.score >= threshold]
 
-    def delete_document(self, document_id: str, *, company_id: str) -> int:
-        """Remove a document's chunks; returns how many went."""
-        _check_company_id(company_id)
-        return len(self._write(company_id, [], None, document_id, return_removed=True))
-
     def delete_company(self, company_id: str) -> None:
         """Remove the company's chunks and its record, whatever model built them."""
-        _check_company_id(company_id)
+        check_company_id(company_id)
         with self._engine.begin() as connection:
             parameters = {"company_id": company_id}
             connection.execute(LOCK_COMPANY, parameters)
@@ -253,12 +154,12 @@ class PgVectorStore(EmbeddingWriter):
             )
 
     def has_index(self, company_id: str) -> bool:
-        _check_company_id(company_id)
+        check_company_id(company_id)
         return self._company(company_id) is not None
 
     def is_compatible(self, company_id: str) -> bool:
         """False when the company's vectors were built by another embedding model."""
-        _check_company_id(company_id)
+        check_company_id(company_id)
         company = self._company(company_id)
         return company is None or (
             company.embedding_model == self._embedder.model
@@ -267,14 +168,14 @@ class PgVectorStore(EmbeddingWriter):
 
     def count(self, company_id: str) -> int:
         """How many chunks the company has."""
-        _check_company_id(company_id)
+        check_company_id(company_id)
         with self._engine.connect() as connection:
             statement = text("SELECT count(*) FROM pgvector_chunk WHERE company_id = :company_id")
             return int(connection.execute(statement, {"company_id": company_id}).scalar_one())
 
     def chunk_version(self, company_id: str) -> tuple[int, int]:
         """(chunk count, highest chunk id): ids come from a sequence, so every write changes it."""
-        _check_company_id(company_id)
+        check_company_id(company_id)
         with self._engine.connect() as connection:
             count, max_id = connection.execute(
                 text("SELECT count(*), max(id) FROM pgvector_chunk WHERE company_id = :company_id"),
@@ -284,7 +185,7 @@ class PgVectorStore(EmbeddingWriter):
 
     def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
         """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
-        _check_company_id(company_id)
+        check_company_id(company_id)
         with self._engine.connect() as connection:
             rows = connection.execute(
                 text(
@@ -302,7 +203,7 @@ class PgVectorStore(EmbeddingWriter):
         Scores are the cosine similarities `similarity_search` would give; ids that
         are not the company's (or no longer exist) are skipped.
         """
-        _check_company_id(company_id)
+        check_company_id(company_id)
         query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
         if not chunk_ids:
             return []
@@ -321,36 +222,6 @@ class PgVectorStore(EmbeddingWriter):
             )
             by_id = {int(row.id): _result(row) for row in rows}
         return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
-
-    def _create_schema(self) -> tuple[int, ...]:
-        dimension = int(self._embedder.dimension)
-        with self._engine.begin() as connection:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-            version = _version(
-                connection.execute(
-                    text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-                ).scalar_one()
-            )
-            if version < MIN_PGVECTOR:
-                raise RuntimeError(
-                    f"pgvector {'.'.join(map(str, version))} has no HNSW index; 0.5.0+ is needed "
-                    "(ALTER EXTENSION vector UPDATE after installing a newer package)"
-                )
-            # Checked first: DDL on an existing table would wait for, then block, its users.
-            if connection.execute(text("SELECT to_regclass('pgvector_chunk')")).scalar() is None:
-                metadata_obj.create_all(connection)
-                # Vectors stay in the row, not TOAST: exact search reads every one of them.
-                connection.execute(
-                    text("ALTER TABLE pgvector_chunk ALTER COLUMN embedding SET STORAGE MAIN")
-                )
-            index_name = f"pgvector_chunk_hnsw_{dimension}"
-            exists = connection.execute(text("SELECT to_regclass(:name)"), {"name": index_name})
-            if dimension > HNSW_MAX_DIMENSIONS:
-                log.warning("pgvector_no_hnsw_index", dimension=dimension, search="exact")
-            elif exists.scalar() is None:
-                connection.execute(text(hnsw_index_ddl(dimension)))
-        return version
 
     def _company(self, company_id: str) -> Any:
         with self._engine.connect() as connection:
@@ -486,21 +357,6 @@ def _walks_hnsw(chunks: int, table_rows: float, k: int) -> bool:
     # reltuples is -1 before the first ANALYZE: then count the company as the whole table.
     share = chunks / max(table_rows, chunks, 1)
     return chunks > EXACT_SEARCH_MAX_CHUNKS and share >= HNSW_MIN_SHARE and k <= HNSW_MAX_EF_SEARCH
-
-
-def hnsw_index_ddl(dimension: int) -> str:
-    """The partial HNSW index for vectors of one dimension (bench/ rebuilds it after COPY)."""
-    dimension = int(dimension)
-    return (
-        f"CREATE INDEX IF NOT EXISTS pgvector_chunk_hnsw_{dimension} ON pgvector_chunk "
-        f"USING hnsw ((CAST(embedding AS vector({dimension}))) vector_cosine_ops) "
-        "WITH (m = 16, ef_construction = 64) "
-        f"WHERE vector_dims(embedding) = {dimension}"
-    )
-
-
-def _version(extversion: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in extversion.split(".")[:3] if part.isdigit())
 
 
 def _result(row: Any) -> SearchResult:

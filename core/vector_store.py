@@ -1,95 +1,26 @@
-"""Per-company vector search: one FAISS index per company, chunk metadata in SQL.
+"""The vector store the assessments use: its interface and the one place that picks it.
 
-Each company has `{index_dir}/{company_id}.faiss`, an
-`IndexIDMap2(IndexFlatIP)` over unit vectors (scores are cosine similarities,
-exact search), and a sidecar `{company_id}.meta.json` naming the embedding
-model and dimension. An index built by another model is refused with a 409
-`embedding_model_mismatch`, never searched. Chunk text and metadata live in the
-`vector_chunk` table; a row's id is its vector's FAISS id.
-
-Consistency between the index file and the rows. Every write runs under the
-company's lock: rows are inserted and deleted in an open transaction, the
-in-memory index is changed, the index is saved (temporary file, fsync,
-`os.replace`), and only then is the transaction committed. If anything fails
-before the commit the in-memory index is restored, the old file is still in
-place and the transaction rolls back. If the commit itself fails after the
-save, the index is restored and saved again. Only a crash of the process
-between save and commit can leave the two apart: added vectors without rows
-(harmless: a hit is only returned with its row, and ids are never reused,
-AUTOINCREMENT, so such a vector cannot point at a later chunk), or, for a
-replace or delete, a document's rows without their vectors (not found until the
-document is uploaded again, which replaces its rows).
-
-One `VectorStore` per process owns a folder: the locks and the loaded indexes
-are in memory, so two processes writing the same company would overwrite each
-other's saves.
-
-`VectorStoreBackend` is the interface both stores share; `create_vector_store`
-picks FAISS or pgvector (`core.pgvector_store`) from `VECTOR_STORE`.
+`create_vector_store` builds FAISS files under DATA_DIR (`core.faiss_store`) by default, or
+PostgreSQL + pgvector (`core.pgvector_store`) with `VECTOR_STORE=pgvector`. Both provide
+`VectorStoreBackend` and return the same `SearchResult`s (`core.vector_chunks`), so callers
+depend on this interface only.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import threading
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-import anyio
-import faiss
 import numpy as np
-import structlog
-from sqlalchemy import JSON, Column, func
-from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.config import Settings
+from core.database import create_db_engine
 from core.embedding_client import EmbeddingClient
-from core.exceptions import AppException, ValidationException
-
-if TYPE_CHECKING:
-    from core.config import Settings
-
-log = structlog.get_logger(__name__)
-
-COMPANY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LIFTED_KEYS = ("document_id", "source", "chunk_index")
-
-Metadata = Sequence[dict[str, Any]] | dict[str, Any] | None
-
-
-class VectorChunk(SQLModel, table=True):
-    __tablename__ = "vector_chunk"
-    # AUTOINCREMENT on SQLite too: an id is never reused (see the module docstring).
-    __table_args__ = {"sqlite_autoincrement": True}
-
-    id: int | None = Field(default=None, primary_key=True)
-    company_id: str = Field(index=True, max_length=63)
-    document_id: str | None = Field(default=None, index=True)
-    chunk_index: int = 0
-    text: str
-    source: str | None = None
-    metadata_json: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
-    embedding_model: str
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    chunk_id: int
-    score: float
-    text: str
-    document_id: str | None
-    source: str | None
-    chunk_index: int
-    metadata: dict[str, Any]
+from core.faiss_store import FaissVectorStore
+from core.pgvector_store import PgVectorStore
+from core.vector_chunks import Metadata, SearchResult
 
 
 class VectorStoreBackend(Protocol):
@@ -145,465 +76,37 @@ class VectorStoreBackend(Protocol):
     ) -> list[SearchResult]: ...
 
 
-class EmbeddingWriter:
-    """Embed first, then write: the one path by which both vector stores take chunks.
-
-    Subclasses set `_embedder` and provide `_rows` (validate and shape the rows) and
-    `_write(company_id, rows, vectors, replaced_document_id)` (store them, replacing
-    that document's chunks when given). Embedding happens before any write, so a
-    failed embedding changes nothing.
-    """
-
-    _embedder: EmbeddingClient
-    _rows: Callable[..., list[Any]]
-    _write: Callable[..., list[int]]
-
-    async def add_documents(
-        self,
-        *,
-        documents: Sequence[str],
-        company_id: str,
-        metadata: Metadata = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> list[int]:
-        """Embed `documents` and add them; returns their chunk ids, in order.
-
-        `metadata` is one dict per document or one dict shared by all. Its
-        `document_id`, `source` and `chunk_index` (default: the position in
-        `documents`) become columns; every other key is kept as JSON.
-        """
-        _check_company_id(company_id)
-        rows = self._rows(documents, company_id, metadata)
-        if not rows:
-            return []
-        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, None)
-
-    async def replace_document(
-        self,
-        *,
-        document_id: str,
-        documents: Sequence[str],
-        company_id: str,
-        metadata: Metadata = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> list[int]:
-        """Swap a document's chunks for new ones in one write; returns the new chunk ids.
-
-        The new chunks are embedded first, so when embedding fails nothing changes.
-        """
-        _check_company_id(company_id)
-        rows = self._rows(documents, company_id, metadata, document_id=document_id)
-        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
-
-
-class VectorStore(EmbeddingWriter):
-    def __init__(self, *, engine: Engine, embedder: EmbeddingClient, index_dir: Path) -> None:
-        self._engine = engine
-        self._embedder = embedder
-        self._index_dir = Path(index_dir)
-        self._indexes: dict[str, faiss.IndexIDMap2] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    @property
-    def embedder(self) -> EmbeddingClient:
-        return self._embedder
-
-    def similarity_search(
-        self,
-        query_embedding: np.ndarray,
-        *,
-        company_id: str,
-        k: int = 4,
-        threshold: float = 0.45,
-    ) -> list[SearchResult]:
-        """The `k` chunks most similar to the query with a score >= `threshold`, best first.
-
-        Blocking (it may wait for a write to the same company): call it from a
-        worker thread in async code.
-        """
-        _check_company_id(company_id)
-        query = np.ascontiguousarray(np.asarray(query_embedding, dtype=np.float32).reshape(1, -1))
-        if query.shape[1] != self._embedder.dimension:
-            raise ValidationException(
-                f"The query embedding has {query.shape[1]} dimensions; "
-                f"the index expects {self._embedder.dimension}"
-            )
-        if k < 1:
-            return []
-        with self._lock(company_id):
-            index = self._index(company_id, create=False)
-            if index is None or index.ntotal == 0:
-                return []
-            scores, ids = _search_one_thread(index, query, min(k, index.ntotal))
-        hits = [
-            (int(chunk_id), float(score))
-            for chunk_id, score in zip(ids[0], scores[0], strict=True)
-            if chunk_id != -1 and score >= threshold
-        ]
-        if not hits:
-            return []
-        with Session(self._engine) as session:
-            statement = select(VectorChunk).where(
-                VectorChunk.company_id == company_id,
-                col(VectorChunk.id).in_([chunk_id for chunk_id, _ in hits]),
-            )
-            rows = {row.id: row for row in session.exec(statement)}
-        return [_result(rows[chunk_id], score) for chunk_id, score in hits if chunk_id in rows]
-
-    def delete_document(self, document_id: str, *, company_id: str) -> int:
-        """Remove a document's vectors and rows; returns how many chunks went."""
-        _check_company_id(company_id)
-        return len(self._write(company_id, [], None, document_id, return_removed=True))
-
-    def delete_company(self, company_id: str) -> None:
-        """Remove the company's index files and rows, whatever model built them."""
-        _check_company_id(company_id)
-        with self._lock(company_id):
-            with Session(self._engine) as session:
-                session.exec(delete(VectorChunk).where(col(VectorChunk.company_id) == company_id))
-                session.commit()
-            self._indexes.pop(company_id, None)
-            for path in (self._index_path(company_id), self._meta_path(company_id)):
-                path.unlink(missing_ok=True)
-
-    def has_index(self, company_id: str) -> bool:
-        _check_company_id(company_id)
-        return company_id in self._indexes or self._index_path(company_id).exists()
-
-    def is_compatible(self, company_id: str) -> bool:
-        """False when the company's saved index was built by another embedding model."""
-        _check_company_id(company_id)
-        try:
-            self._check_meta(company_id)
-        except AppException:
-            return False
-        return True
-
-    def count(self, company_id: str) -> int:
-        """How many chunks the company has."""
-        _check_company_id(company_id)
-        with Session(self._engine) as session:
-            statement = select(func.count()).where(VectorChunk.company_id == company_id)
-            return session.exec(statement).one()
-
-    def chunk_version(self, company_id: str) -> tuple[int, int]:
-        """(chunk count, highest chunk id): ids are never reused, so every write changes it."""
-        _check_company_id(company_id)
-        with Session(self._engine) as session:
-            count, max_id = session.exec(
-                select(func.count(), func.max(VectorChunk.id)).where(
-                    VectorChunk.company_id == company_id
-                )
-            ).one()
-        return int(count), int(max_id or 0)
-
-    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
-        """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
-        _check_company_id(company_id)
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(VectorChunk.id, VectorChunk.text)
-                .where(VectorChunk.company_id == company_id)
-                .order_by(col(VectorChunk.id))
-            ).all()
-        return [(int(chunk_id), text) for chunk_id, text in rows if chunk_id is not None]
-
-    def score_chunks(
-        self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]
-    ) -> list[SearchResult]:
-        """The company's chunks among `chunk_ids`, in that order, scored against the query.
-
-        Scores are the cosine similarities `similarity_search` would give, from the
-        stored vectors; ids that are not the company's (or no longer exist) are skipped.
-        """
-        _check_company_id(company_id)
-        query = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        if not chunk_ids:
-            return []
-        with self._lock(company_id):
-            index = self._index(company_id, create=False)
-            if index is None:
-                return []
-            present, vectors = _stored_vectors(index, chunk_ids)
-        scores = dict(zip(present.tolist(), (vectors @ query).tolist(), strict=True))
-        with Session(self._engine) as session:
-            statement = select(VectorChunk).where(
-                VectorChunk.company_id == company_id,
-                col(VectorChunk.id).in_(list(scores)),
-            )
-            rows = {row.id: row for row in session.exec(statement)}
-        # Only ids with a stored vector were read, so a row always has its score.
-        return [
-            _result(rows[chunk_id], float(scores[chunk_id]))
-            for chunk_id in chunk_ids
-            if chunk_id in rows
-        ]
-
-    def _rows(
-        self,
-        documents: Sequence[str],
-        company_id: str,
-        metadata: Metadata,
-        *,
-        document_id: str | None = None,
-    ) -> list[VectorChunk]:
-        return chunk_rows(
-            documents, company_id, metadata, model=self._embedder.model, document_id=document_id
-        )
-
-    def _write(
-        self,
-        company_id: str,
-        rows: list[VectorChunk],
-        vectors: np.ndarray | None,
-        replaced_document_id: str | None,
-        *,
-        return_removed: bool = False,
-    ) -> list[int]:
-        """Delete a document's chunks and/or add new ones: one transaction, one save."""
-        with self._lock(company_id), Session(self._engine) as session:
-            index = self._index(company_id, create=bool(rows))
-            if index is None:
-                return []
-            old_ids: list[int] = []
-            if replaced_document_id is not None:
-                old_ids = list(
-                    session.exec(
-                        select(VectorChunk.id).where(
-                            VectorChunk.company_id == company_id,
-                            VectorChunk.document_id == replaced_document_id,
-                        )
-                    )
-                )
-                session.exec(
-                    delete(VectorChunk).where(
-                        col(VectorChunk.company_id) == company_id,
-                        col(VectorChunk.document_id) == replaced_document_id,
-                    )
-                )
-            if not rows and not old_ids:
-                return []
-            session.add_all(rows)
-            session.flush()
-            new_ids = np.array([row.id for row in rows], dtype=np.int64)
-            removed_ids, removed_vectors = _stored_vectors(index, old_ids)
-
-            def undo() -> None:
-                index.remove_ids(new_ids)
-                if len(removed_ids):
-                    index.add_with_ids(removed_vectors, removed_ids)
-
-            try:
-                if len(removed_ids):
-                    index.remove_ids(removed_ids)
-                if len(new_ids):
-                    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), new_ids)
-                self._save(company_id, index)
-            except BaseException:
-                undo()
-                raise
-            try:
-                session.commit()
-            except BaseException:
-                undo()
-                self._save_after_failure(company_id, index)
-                raise
-        return old_ids if return_removed else new_ids.tolist()
-
-    def _lock(self, company_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(company_id, threading.Lock())
-
-    def _index(self, company_id: str, *, create: bool) -> faiss.IndexIDMap2 | None:
-        """The company's index, loaded from disk on first use. Call with the lock held."""
-        if company_id in self._indexes:
-            return self._indexes[company_id]
-        path = self._index_path(company_id)
-        if path.exists():
-            self._check_meta(company_id)
-            index = faiss.read_index(str(path))
-            if index.d != self._embedder.dimension:
-                raise self._mismatch(company_id, "unknown", index.d)
-        elif create:
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._embedder.dimension))
-        else:
-            return None
-        self._indexes[company_id] = index
-        return index
-
-    def _check_meta(self, company_id: str) -> None:
-        if not self._index_path(company_id).exists():
-            return
-        try:
-            meta = json.loads(self._meta_path(company_id).read_text())
-            model, dimension = str(meta["embedding_model"]), int(meta["dimension"])
-        except (OSError, ValueError, KeyError, TypeError):
-            model, dimension = "unknown", -1
-        if model != self._embedder.model or dimension != self._embedder.dimension:
-            raise self._mismatch(company_id, model, dimension)
-
-    def _mismatch(self, company_id: str, model: str, dimension: int) -> AppException:
-        return model_mismatch_error(company_id, model, dimension, active=self._embedder)
-
-    def _save(self, company_id: str, index: faiss.IndexIDMap2) -> None:
-        self._index_dir.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "embedding_model": self._embedder.model,
-            "embedding_provider": self._embedder.provider,
-            "dimension": self._embedder.dimension,
-            "metric": "inner_product",
-        }
-        # The sidecar goes first: an index file never exists without one.
-        _atomic_write(self._meta_path(company_id), lambda path: path.write_text(json.dumps(meta)))
-        _atomic_write(
-            self._index_path(company_id), lambda path: faiss.write_index(index, str(path))
-        )
-
-    def _save_after_failure(self, company_id: str, index: faiss.IndexIDMap2) -> None:
-        try:
-            self._save(company_id, index)
-        except Exception:
-            log.exception("vector_index_restore_failed", company_id=company_id)
-
-    def _index_path(self, company_id: str) -> Path:
-        return self._index_dir / f"{company_id}.faiss"
-
-    def _meta_path(self, company_id: str) -> Path:
-        return self._index_dir / f"{company_id}.meta.json"
-
-
 def create_vector_store(
     settings: Settings, *, engine: Engine, embedder: EmbeddingClient
 ) -> VectorStoreBackend:
     """FAISS files under DATA_DIR by default; PostgreSQL + pgvector when VECTOR_STORE=pgvector."""
     if settings.VECTOR_STORE == "pgvector":
-        from core.pgvector_store import PgVectorStore
-
-        return PgVectorStore.from_settings(settings, engine=engine, embedder=embedder)
-    return VectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
+        return _pgvector_store(settings, engine=engine, embedder=embedder)
+    return FaissVectorStore(engine=engine, embedder=embedder, index_dir=settings.faiss_index_dir)
 
 
-def chunk_rows(
-    documents: Sequence[str],
-    company_id: str,
-    metadata: Metadata,
-    *,
-    model: str,
-    document_id: str | None = None,
-) -> list[VectorChunk]:
-    """One unsaved `VectorChunk` per document: metadata checked, lifted keys as columns."""
-    if isinstance(documents, str):
-        raise ValidationException("documents must be a list of strings, not one string")
-    if metadata is None or isinstance(metadata, dict):
-        per_chunk = [dict(metadata or {}) for _ in documents]
-    elif len(metadata) == len(documents):
-        per_chunk = [dict(item) for item in metadata]
-    else:
-        raise ValidationException(
-            f"Got {len(metadata)} metadata entries for {len(documents)} documents"
+def _pgvector_store(
+    settings: Settings, *, engine: Engine, embedder: EmbeddingClient
+) -> PgVectorStore:
+    """The store for `VECTOR_STORE=pgvector`, on the app's engine when the URLs agree.
+
+    Raises a `RuntimeError` naming the setting when no PostgreSQL is
+    configured or it does not answer: never a silent fallback to FAISS.
+    """
+    url = settings.pgvector_database_url
+    if url is None or not url.startswith(("postgresql", "postgres:")):
+        raise RuntimeError(
+            "VECTOR_STORE=pgvector needs PostgreSQL: set PGVECTOR_DATABASE_URL "
+            "(or DATABASE_URL) to postgresql+psycopg://user@host/database"
         )
-    rows = []
-    for position, (text, item) in enumerate(zip(documents, per_chunk, strict=True)):
-        doc_id = document_id if document_id is not None else item.get("document_id")
-        source = item.get("source")
-        extra = {key: value for key, value in item.items() if key not in LIFTED_KEYS}
-        try:
-            chunk_index = int(item.get("chunk_index", position))
-            json.dumps(extra)
-        except (TypeError, ValueError) as exc:
-            raise ValidationException(f"Invalid chunk metadata: {exc}") from None
-        rows.append(
-            VectorChunk(
-                company_id=company_id,
-                document_id=None if doc_id is None else str(doc_id),
-                chunk_index=chunk_index,
-                text=text,
-                source=None if source is None else str(source),
-                metadata_json=extra,
-                embedding_model=model,
-            )
-        )
-    return rows
-
-
-def model_mismatch_error(
-    company_id: str, model: str, dimension: int, *, active: EmbeddingClient
-) -> AppException:
-    """The 409 for a company whose vectors were built by another model or dimension."""
-    return AppException(
-        f"The index of company '{company_id}' was built with embedding model '{model}' "
-        f"({dimension} dimensions), but the active model is '{active.model}' "
-        f"({active.dimension} dimensions). Re-ingest the company's documents "
-        "(delete them first) or switch EMBEDDING_PROVIDER back.",
-        code="embedding_model_mismatch",
-        status_code=409,
-        details={
-            "company_id": company_id,
-            "index_model": model,
-            "index_dimension": dimension,
-            "active_model": active.model,
-            "active_dimension": active.dimension,
-        },
-    )
-
-
-def _check_company_id(company_id: str) -> None:
-    if not isinstance(company_id, str) or not COMPANY_ID_PATTERN.fullmatch(company_id):
-        raise ValidationException(
-            "company_id must be 1-63 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit"
-        )
-
-
-def _search_one_thread(
-    index: faiss.IndexIDMap2, query: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    # One query gains nothing from OpenMP threads, and on a busy CPU (an ingest embedding
-    # next to it) their spin-waits cost 24 ms where one thread takes 0.5 ms (10k chunks).
-    # The setting belongs to the calling thread, so it is set here, then restored.
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
+    own_engine = url != settings.database_url
+    store_engine = create_db_engine(url) if own_engine else engine
     try:
-        return index.search(query, k)
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def _stored_vectors(index: faiss.IndexIDMap2, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Those of `ids` that the index holds, and their vectors (to restore them on failure)."""
-    present, vectors = [], []
-    for chunk_id in ids:
-        try:
-            vectors.append(index.reconstruct(int(chunk_id)))
-        except RuntimeError:
-            continue
-        present.append(chunk_id)
-    matrix = np.array(vectors, dtype=np.float32).reshape(len(present), index.d)
-    return np.array(present, dtype=np.int64), matrix
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _result(row: VectorChunk, score: float) -> SearchResult:
-    assert row.id is not None
-    return SearchResult(
-        chunk_id=row.id,
-        score=score,
-        text=row.text,
-        document_id=row.document_id,
-        source=row.source,
-        chunk_index=row.chunk_index,
-        metadata=dict(row.metadata_json or {}),
-    )
+        return PgVectorStore(engine=store_engine, embedder=embedder, owns_engine=own_engine)
+    except SQLAlchemyError as exc:
+        if own_engine:
+            store_engine.dispose()
+        setting = "PGVECTOR_DATABASE_URL" if settings.PGVECTOR_DATABASE_URL else "DATABASE_URL"
+        shown = make_url(store_engine.url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip()
+        raise RuntimeError(f"The pgvector store cannot use {setting}={shown}: {reason}") from exc

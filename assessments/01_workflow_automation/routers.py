@@ -26,7 +26,7 @@ from core.dependencies import LLMDep, SettingsDep
 from core.exceptions import AppException, PayloadTooLargeException, ValidationException
 from core.pagination import Limit, Offset
 
-from . import services
+from . import bulk, services
 from .classifier import INTENTS, Intent, local_intent_model
 from .importer import parse_leads_csv
 from .schemas import (
@@ -163,7 +163,7 @@ async def create_leads_batch(
     """Process a JSON list of leads; each item gets its own result (created, duplicate, failed)."""
     if not items:
         raise ValidationException("The batch is empty", code="empty_batch")
-    return await services.create_batch(
+    return await bulk.create_batch(
         session=session, items=items, llm=llm, settings=settings, request_id=request_id
     )
 
@@ -183,7 +183,7 @@ async def import_leads(
             f"The file is larger than {settings.MAX_UPLOAD_BYTES} bytes", code="file_too_large"
         )
     parsed = parse_leads_csv(content)
-    return await services.import_csv(
+    return await bulk.import_csv(
         session=session,
         parsed=parsed,
         filename=file.filename,

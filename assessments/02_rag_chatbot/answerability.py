@@ -26,7 +26,7 @@ cut to a crude stem ("cancelled" → "cancel"). An acronym meets its spelled-out
 form in either direction ("CEO" is found in "chief executive officer", and
 "chief technology officer" in "CTO"): documents write titles both ways.
 
-The model is trained by `train_answerability.py` on the `tune` split of the
+The model is trained by `evaluation/train_answerability.py` on the `tune` split of the
 public SQuAD 2.0 set (adversarially written unanswerable questions) and the
 shipped question set, and stored in `answerability_model.json` with its
 feature scaling, weights and decision threshold. The threshold is chosen
@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from core.vector_store import SearchResult
+from core.vector_chunks import SearchResult
 
 from .retrieval import CompanyCorpus
 

@@ -37,7 +37,7 @@ from core.embedding_client import EmbeddingClient
 from core.exceptions import LLMException
 from core.llm_client import LLMClient
 from core.prompts import Prompt, load_prompt
-from core.vector_store import SearchResult
+from core.vector_chunks import SearchResult
 
 from . import refusal
 from .answerability import (

@@ -13,7 +13,7 @@ lexically and deterministically:
   in quotes or backticks: as written, case aside;
 - names: capitalised words inside a sentence ("Elena Marsh", "Dublin").
 
-A sentence with no valid `[n]` marker is unsupported as a whole. `services.answer_turn`
+A sentence with no valid `[n]` marker is unsupported as a whole. `chat.answer_turn`
 re-asks the LLM once with the claims it could not find, then falls back to the local
 extractive answer (reason `unsupported_claim`); `rewriting.facts_preserved` uses the same
 claims to reject a friendlier rewrite that adds one.

@@ -41,7 +41,7 @@ from core.config import Settings
 from core.exceptions import AppException, NotFoundException
 from core.tasks import InProcessRunner, RetryLater, TaskRunner, create_task_runner
 
-from . import ingest
+from . import ingest, reading, uploads
 from .models import IngestJob
 from .schemas import IngestJobPublic
 
@@ -73,8 +73,8 @@ def queue_upload(
     session: Session, *, settings: Settings, company_id: str, filename: str, data: bytes
 ) -> IngestJob:
     """Keep the file and commit its job; the caller submits it. Checks the name and type only."""
-    source = ingest.sanitise_filename(filename)
-    ingest.check_supported(source)
+    source = reading.sanitise_filename(filename)
+    reading.check_supported(source)
     now = _now()
     job = IngestJob(
         company_id=company_id,
@@ -85,7 +85,7 @@ def queue_upload(
         updated_at=now,
     )
     relative = Path(company_id) / JOBS_FOLDER / f"{job.id}-{source}"
-    ingest.keep_upload(settings.upload_dir / relative, data)
+    uploads.keep_upload(settings.upload_dir / relative, data)
     job.upload_path = relative.as_posix()
     session.add(job)
     session.commit()
@@ -296,5 +296,5 @@ def _finish(
 
 
 def _discard_file(settings: Settings, job: IngestJob) -> None:
-    # Once done, the document's copy lives at UPLOAD_DIR/<company>/<source> (ingest.keep_upload).
+    # Once done, the document's copy lives at UPLOAD_DIR/<company>/<source> (uploads.keep_upload).
     (settings.upload_dir / job.upload_path).unlink(missing_ok=True)

@@ -29,7 +29,8 @@ import anyio
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from core.vector_store import SearchResult, VectorStoreBackend
+from core.vector_chunks import SearchResult
+from core.vector_store import VectorStoreBackend
 
 RetrievalMode = Literal["vector", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("vector", "hybrid")

@@ -33,7 +33,8 @@ from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
 from core.exceptions import AppException, PayloadTooLargeException, error_body
 from core.tasks import InProcessRunner, TaskRunner
 
-from . import ingest, ingest_jobs, services
+from . import chat as chat_turn
+from . import history, ingest_jobs, samples, services
 from . import tasks as _tasks  # noqa: F401  importing it registers the ingest job
 from .schemas import (
     ChatRequest,
@@ -46,6 +47,7 @@ from .schemas import (
     MessagesPublic,
 )
 from .streaming import SSE_HEADERS, sse_event, with_heartbeat
+from .uploads import UploadSlots
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["Assessment 2 · RAG chatbot"])
@@ -56,10 +58,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the sample companies when their index does not exist yet; run the ingest jobs."""
     state = app.state
     settings = state.settings
-    state.rag_upload_slots = ingest.UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
+    state.rag_upload_slots = UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
     if settings.LOAD_SAMPLE_DATA:
         with Session(state.engine) as session:
-            await ingest.load_sample_companies(
+            await samples.load_sample_companies(
                 session=session, settings=settings, vector_store=state.vector_store
             )
     runner = ingest_jobs.create_ingest_runner(settings, state)
@@ -229,7 +231,7 @@ async def chat(
     vector_store: VectorStoreDep,
 ) -> ChatResponse:
     """Answer a question from the company's documents, with sources and confidence."""
-    return await services.chat(
+    return await chat_turn.chat(
         session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
     )
 
@@ -249,13 +251,13 @@ async def chat_stream(
 ) -> StreamingResponse:
     """The same answer as Server-Sent Events: `token`… then `done` with the full response."""
     # Company, session and retrieval errors are answered as JSON before the stream opens.
-    turn = await services.prepare_turn(
+    turn = await chat_turn.prepare_turn(
         session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
     )
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in services.stream_turn(
+            async for event in chat_turn.stream_turn(
                 turn, llm=llm, vector_store=vector_store, rewrite=chat_in.rewrite
             ):
                 yield event
@@ -275,4 +277,4 @@ def read_session_messages(
     session_id: str, session: SessionDep, company_id: str | None = None
 ) -> MessagesPublic:
     """The conversation of a chat session, oldest message first."""
-    return services.read_messages(session, session_id, company_id)
+    return history.read_messages(session, session_id, company_id)

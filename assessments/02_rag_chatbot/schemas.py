@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from core.vector_store import COMPANY_ID_PATTERN
+from core.vector_chunks import COMPANY_ID_PATTERN
 
 from .refusal import REFUSAL_MESSAGE, RefusalReason
 

@@ -1,4 +1,5 @@
-"""Helpers for the RAG chatbot tests: API calls, sample data copies, small PDFs."""
+"""Helpers for the RAG chatbot tests: API calls, sample data copies, PDFs that pypdf cannot
+read. Plain PDFs and the SSE parser are the contract suite's (`tests.contract.helpers`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from pypdf import PdfReader, PdfWriter
 
 from core.config import Settings
+from tests.contract.helpers import make_pdf
+from tests.contract.helpers import sse_events as contract_sse_events
 from tests.support import make_settings
 
 API = "/api/02-rag"
@@ -51,55 +55,17 @@ def stream_chat(client: TestClient, **body: object) -> tuple[dict[str, str], lis
     """`POST /chat/stream` with a JSON body: the response headers and its (event, data) pairs."""
     with client.stream("POST", f"{API}/chat/stream", json=body) as response:
         assert response.status_code == 200, response.read()
-        text = "".join(response.iter_text())
-        return dict(response.headers), sse_events(text)
+        response.read()
+        return dict(response.headers), sse_events(response)
 
 
-def sse_events(body: str) -> list[tuple[str, Any]]:
-    """(event, data) pairs of a Server-Sent Events body; comment lines are skipped."""
-    events = []
-    for block in body.strip().split("\n\n"):
-        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
-        if not lines:
-            continue
-        fields = dict(line.split(": ", 1) for line in lines)
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
+def sse_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """(event, JSON data) pairs of a read Server-Sent Events response."""
+    return [(event, json.loads(data)) for event, data in contract_sse_events(response)]
 
 
-def text_pdf(*lines: str) -> bytes:
-    """A one-page PDF whose text layer holds `lines` (Helvetica, one line each)."""
-    content = (
-        "BT /F1 12 Tf 72 720 Td 14 TL "
-        + " ".join(f"({line.replace('(', '[').replace(')', ']')}) '" for line in lines)
-        + " ET"
-    )
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        "/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return out.getvalue()
-
-
-def encrypted_pdf(*lines: str) -> bytes:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(*lines))))
+def encrypted_pdf(text: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(text))))
     writer.encrypt(user_password="secret", algorithm="RC4-128")
     out = io.BytesIO()
     writer.write(out)

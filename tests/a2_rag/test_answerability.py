@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.embedding_client import LocalEmbeddingClient
-from core.vector_store import SearchResult
+from core.vector_chunks import SearchResult
 
 from .helpers import API, REFUSAL, ask, stream_chat
 from .test_llm_path import FakeOpenAI, use_llm

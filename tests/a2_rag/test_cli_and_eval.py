@@ -12,9 +12,9 @@ import pytest
 
 from core.config import PROJECT_ROOT, Settings
 
-evaluate = importlib.import_module("assessments.02_rag_chatbot.evaluate")
+evaluate = importlib.import_module("assessments.02_rag_chatbot.evaluation.evaluate")
 
-INGEST_SCRIPT = PROJECT_ROOT / "assessments" / "02_rag_chatbot" / "ingest.py"
+INGEST_SCRIPT = PROJECT_ROOT / "assessments" / "02_rag_chatbot" / "ingest_cli.py"
 
 
 def run_ingest(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

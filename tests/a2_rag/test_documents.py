@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from core.embedding_client import LocalEmbeddingClient
 from core.exceptions import LLMException
+from tests.contract.helpers import make_pdf
 
 from .helpers import (
     API,
@@ -15,7 +16,6 @@ from .helpers import (
     documents,
     encrypted_pdf,
     image_only_pdf,
-    text_pdf,
     upload,
 )
 
@@ -147,7 +147,7 @@ def test_uploads_are_kept_under_the_company_folder_with_safe_names(client: TestC
 
 
 def test_pdf_text_is_ingested(client: TestClient) -> None:
-    pdf = text_pdf("Initech badge policy.", "Visitors must wear a red badge at all times.")
+    pdf = make_pdf("Initech badge policy. Visitors must wear a red badge at all times.")
 
     upload(client, "initech", {"badges.pdf": pdf})
 

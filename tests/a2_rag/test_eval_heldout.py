@@ -17,12 +17,13 @@ import pytest
 
 from .helpers import copy_sample_data
 
-evaluate = importlib.import_module("assessments.02_rag_chatbot.evaluate")
+evaluate = importlib.import_module("assessments.02_rag_chatbot.evaluation.evaluate")
+question_sets = importlib.import_module("assessments.02_rag_chatbot.evaluation.question_sets")
 
 
 def test_held_out_set_is_separate_and_balanced() -> None:
-    original = {item.question for item in evaluate.load_items()}
-    held_out = evaluate.load_items(evaluate.HELD_OUT_SET)
+    original = {item.question for item in question_sets.load_items()}
+    held_out = question_sets.load_items(question_sets.HELD_OUT_SET)
     answerable = [item for item in held_out if item.answerable]
     unanswerable = [item for item in held_out if not item.answerable]
 
@@ -30,7 +31,7 @@ def test_held_out_set_is_separate_and_balanced() -> None:
     assert not original & {item.question for item in held_out}
     assert {item.company_id for item in held_out} == {"acme-corp", "globex-inc"}
     assert all(item.expected_source and item.expected_facts for item in answerable)
-    for line in evaluate.HELD_OUT_SET.read_text(encoding="utf-8").splitlines():
+    for line in question_sets.HELD_OUT_SET.read_text(encoding="utf-8").splitlines():
         assert set(json.loads(line)) == {
             "company_id",
             "question",
@@ -47,7 +48,7 @@ async def test_eval_on_the_held_out_set_meets_its_measured_floors(
     settings = copy_sample_data(sample_data, tmp_path / "data")
 
     [report] = await evaluate.run_sets(
-        settings, [("held-out", evaluate.load_items(evaluate.HELD_OUT_SET))]
+        settings, [("held-out", question_sets.load_items(question_sets.HELD_OUT_SET))]
     )
 
     assert report.label == "held-out"
@@ -63,7 +64,7 @@ async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
     sample_data: Path, tmp_path: Path
 ) -> None:
     settings = copy_sample_data(sample_data, tmp_path / "data")
-    chosen = evaluate.question_sets()["companies"]
+    chosen = question_sets.question_sets()["companies"]
 
     [report] = await evaluate.run_sets(
         settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]

@@ -8,10 +8,11 @@ import pytest
 
 from core.embedding_client import LocalEmbeddingClient
 from core.exceptions import AppException
-from core.vector_store import SearchResult
+from core.vector_chunks import SearchResult
 from tests.support import make_settings
 
-ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
+chunking = importlib.import_module("assessments.02_rag_chatbot.chunking")
+reading = importlib.import_module("assessments.02_rag_chatbot.reading")
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
 grounding = importlib.import_module("assessments.02_rag_chatbot.grounding")
@@ -40,14 +41,14 @@ def chunk(text: str, score: float = 0.6, chunk_id: int = 1) -> SearchResult:
 def test_chunk_sizes_default_per_embedding_model(tmp_path) -> None:
     settings = make_settings(tmp_path)
 
-    assert ingest.chunk_sizes(settings, OpenAISizedEmbedder()) == (800, 120)
-    assert ingest.chunk_sizes(settings, EMBEDDER) == (128, 24)
+    assert chunking.chunk_sizes(settings, OpenAISizedEmbedder()) == (800, 120)
+    assert chunking.chunk_sizes(settings, EMBEDDER) == (128, 24)
 
 
 def test_configured_chunk_size_is_capped_at_what_the_model_reads(tmp_path) -> None:
     settings = make_settings(tmp_path, CHUNK_SIZE_TOKENS=1000, CHUNK_OVERLAP_TOKENS=900)
 
-    size, overlap = ingest.chunk_sizes(settings, EMBEDDER)
+    size, overlap = chunking.chunk_sizes(settings, EMBEDDER)
 
     assert size == 254  # 256 minus [CLS] and [SEP]
     assert overlap == size // 2
@@ -56,7 +57,7 @@ def test_configured_chunk_size_is_capped_at_what_the_model_reads(tmp_path) -> No
 def test_no_chunk_is_longer_than_the_model_reads() -> None:
     text = ("supercalifragilistic-" * 400) + "\n\n" + ("word " * 2000)
 
-    chunks = ingest.chunk_text(text, embedder=EMBEDDER, size=254, overlap=40)
+    chunks = chunking.chunk_text(text, embedder=EMBEDDER, size=254, overlap=40)
 
     assert len(chunks) > 10
     assert max(EMBEDDER.count_tokens(c) for c in chunks) <= EMBEDDER.max_input_tokens
@@ -65,7 +66,7 @@ def test_no_chunk_is_longer_than_the_model_reads() -> None:
 def test_chunks_are_about_the_requested_size_in_tokens() -> None:
     text = " ".join(f"Sentence number {i} talks about inventory." for i in range(300))
 
-    chunks = ingest.chunk_text(text, embedder=EMBEDDER, size=128, overlap=24)
+    chunks = chunking.chunk_text(text, embedder=EMBEDDER, size=128, overlap=24)
 
     lengths = [EMBEDDER.count_tokens(c) - 2 for c in chunks]
     assert max(lengths) <= 128
@@ -76,7 +77,7 @@ def test_a_table_split_from_its_header_gets_the_header_again() -> None:
     rows = "\n".join(f"| Plan {i} | ${i * 10} per month | up to {i} seats |" for i in range(40))
     text = f"# Pricing\n\n| Plan | Price | Seats |\n|---|---|---|\n{rows}\n"
 
-    chunks = ingest.chunk_text(text, embedder=EMBEDDER, size=128, overlap=0)
+    chunks = chunking.chunk_text(text, embedder=EMBEDDER, size=128, overlap=0)
 
     assert len(chunks) > 2
     assert all("| Plan | Price | Seats |" in c for c in chunks if "| Plan " in c)
@@ -93,12 +94,12 @@ def test_a_table_split_from_its_header_gets_the_header_again() -> None:
     ],
 )
 def test_file_names_are_sanitised(name: str, safe: str) -> None:
-    assert ingest.sanitise_filename(name) == safe
+    assert reading.sanitise_filename(name) == safe
 
 
 def test_unusable_file_name_is_refused() -> None:
     with pytest.raises(AppException):
-        ingest.sanitise_filename("../...")
+        reading.sanitise_filename("../...")
 
 
 def test_pdf_lines_are_joined_into_paragraphs() -> None:
@@ -109,7 +110,7 @@ def test_pdf_lines_are_joined_into_paragraphs() -> None:
         "2. Encryption in transit"
     )
 
-    assert ingest._reflow_pdf_page(page).split("\n") == [
+    assert reading._reflow_pdf_page(page).split("\n") == [
         "1. Encryption at rest",
         "All customer data stored by Acme Corp, including databases, file uploads, search "
         "indexes and backups, is encrypted at rest with AES-256.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, Settings
+from tests.contract.helpers import send_webhook
 
 PREFIX = "/api/03-saas"
 _package = "assessments.03_saas_ai_agent"
@@ -146,42 +146,26 @@ class Api:
     def send_webhook(
         self,
         tenant: TenantHandle,
-        contact_id: str,
+        contact_id: str = "",
         *,
+        body: bytes | None = None,
         event_id: str | None = None,
         secret: str | None = None,
         timestamp: int | None = None,
         tenant_id: str | None = None,
     ) -> Any:
-        body = json.dumps(
-            {
-                "type": "contact.updated",
-                "tenant_id": tenant_id or tenant.id,
-                "data": {"id": contact_id},
-            }
-        ).encode()
-        return self.send_signed(tenant, body, event_id=event_id, secret=secret, timestamp=timestamp)
-
-    def send_signed(
-        self,
-        tenant: TenantHandle,
-        body: bytes,
-        *,
-        event_id: str | None = None,
-        secret: str | None = None,
-        timestamp: int | None = None,
-    ) -> Any:
-        """POST any body to the webhook endpoint, signed as `tenant` would sign it."""
-        headers = saas_module("webhooks.signatures").sign(
-            secret or tenant.webhook_secret,
-            event_id=event_id or f"msg_{uuid.uuid4().hex}",
+        """A `contact.updated` delivery for `contact_id`, or any `body`, signed as `tenant`
+        would sign it and sent as the contract suite sends it (the TestClient takes full
+        paths as the contract's `Api` does; a handle has its tenant's id and secret)."""
+        return send_webhook(
+            self.client,
+            tenant,
+            contact_id,
             body=body,
+            msg_id=event_id,
+            secret=secret,
             timestamp=timestamp,
-        )
-        return self.post(
-            "/webhooks/crm/contact.updated",
-            content=body,
-            headers={**headers, "content-type": "application/json"},
+            tenant_id=tenant_id,
         )
 
     def drain(self) -> None:

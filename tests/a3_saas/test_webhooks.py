@@ -148,8 +148,8 @@ def test_a_redelivery_that_only_changes_whitespace_is_the_same_event(api: Api) -
     contact = api.create_contact(tenant)
     event = {"type": "contact.updated", "tenant_id": tenant.id, "data": {"id": contact["id"]}}
 
-    first = api.send_signed(tenant, json.dumps(event).encode(), event_id="msg_ws")
-    again = api.send_signed(tenant, json.dumps(event, indent=2).encode(), event_id="msg_ws")
+    first = api.send_webhook(tenant, body=json.dumps(event).encode(), event_id="msg_ws")
+    again = api.send_webhook(tenant, body=json.dumps(event, indent=2).encode(), event_id="msg_ws")
 
     assert first.status_code == again.status_code == 202
     assert api.get("/webhooks/events", headers=tenant.headers).json()["count"] == 1
@@ -167,7 +167,7 @@ def test_a_signed_body_of_exactly_256_kib_is_accepted(api: Api) -> None:
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
 
-    response = api.send_signed(tenant, _padded_body(tenant, contact["id"], 256 * 1024))
+    response = api.send_webhook(tenant, body=_padded_body(tenant, contact["id"], 256 * 1024))
 
     assert response.status_code == 202
 
@@ -176,7 +176,7 @@ def test_a_body_over_256_kib_is_413_before_it_is_verified_or_stored(api: Api) ->
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
 
-    signed = api.send_signed(tenant, _padded_body(tenant, contact["id"], 256 * 1024 + 1))
+    signed = api.send_webhook(tenant, body=_padded_body(tenant, contact["id"], 256 * 1024 + 1))
     unsigned = api.post(
         "/webhooks/crm/contact.updated",
         content=b"x" * (256 * 1024 + 1),
@@ -298,7 +298,7 @@ def test_a_signed_body_with_a_number_json_does_not_have_is_422_and_not_stored(
         f'"data": {{"id": "{contact["id"]}", "score": {number}}}}}'
     ).encode()
 
-    response = api.send_signed(tenant, body)
+    response = api.send_webhook(tenant, body=body)
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"

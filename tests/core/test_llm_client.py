@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 
 from core.config import Settings
 from core.exceptions import LLMException
-from core.llm_client import LLMClient, create_llm_client, estimate_cost
+from core.llm_client import LLMClient, create_llm_client
+from core.llm_result import estimate_cost
 from tests.support import chat_completion
 
 pytestmark = [pytest.mark.core, pytest.mark.anyio]

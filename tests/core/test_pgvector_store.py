@@ -1,7 +1,7 @@
 """Both vector stores, FAISS files and PostgreSQL + pgvector, pass the same behaviour checks.
 
 Each test runs once per backend (`store` is parametrised); what only FAISS has
-(index files, rollback of a failed save) is in test_vector_store.py. The pgvector runs
+(index files, rollback of a failed save) is in test_faiss_store.py. The pgvector runs
 use a throwaway PostgreSQL database for this module (`tests/services.py`):
 they skip when PostgreSQL does not answer, and fail under CI=true.
 """
@@ -22,8 +22,9 @@ import core.pgvector_store as pgvector_store
 from core.database import create_db_engine, init_db
 from core.embedding_client import EmbeddingClient, LocalEmbeddingClient
 from core.exceptions import AppException, ValidationException
+from core.faiss_store import FaissVectorStore
 from core.pgvector_store import PgVectorStore
-from core.vector_store import VectorStore, VectorStoreBackend, create_vector_store
+from core.vector_store import VectorStoreBackend, create_vector_store
 from tests.services import throwaway_database
 from tests.support import make_settings
 
@@ -64,7 +65,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     if request.param == "faiss":
         engine = create_db_engine("sqlite://")
         init_db(engine)
-        yield lambda embedder: VectorStore(
+        yield lambda embedder: FaissVectorStore(
             engine=engine, embedder=embedder, index_dir=tmp_path / "faiss_indexes"
         )
         engine.dispose()
@@ -387,7 +388,7 @@ def crowded(request, crowded_vectors, tmp_path_factory) -> Iterator[VectorStoreB
         return
     engine = create_db_engine("sqlite://")
     init_db(engine)
-    store = VectorStore(
+    store = FaissVectorStore(
         engine=engine,
         embedder=LookupEmbedder(crowded_vectors),
         index_dir=tmp_path_factory.mktemp("crowded"),
@@ -487,7 +488,7 @@ async def test_scores_are_the_same_cosine_similarities_on_both_backends(
     _empty_pgvector_tables(pg_engine)
     sqlite = create_db_engine("sqlite://")
     init_db(sqlite)
-    faiss_store = VectorStore(engine=sqlite, embedder=embedder, index_dir=tmp_path / "faiss")
+    faiss_store = FaissVectorStore(engine=sqlite, embedder=embedder, index_dir=tmp_path / "faiss")
     pg_store = PgVectorStore(engine=pg_engine, embedder=embedder)
     query = await embedder.embed_query(PRICE_QUESTION)
     try:
@@ -519,7 +520,7 @@ def test_the_factory_picks_the_backend_from_settings(tmp_path, embedder, pg_engi
         embedder=embedder,
     )
 
-    assert isinstance(faiss_store, VectorStore)
+    assert isinstance(faiss_store, FaissVectorStore)
     assert isinstance(shared, PgVectorStore) and shared._engine is pg_engine
     assert isinstance(separate, PgVectorStore) and separate._engine is not sqlite
     separate.close()

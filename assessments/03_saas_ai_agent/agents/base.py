@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import structlog
 
 from core.ai_step import StepOutcome, run_step
-from core.llm_client import LLMClient, LLMUsage
+from core.llm_client import LLMClient
+from core.llm_result import LLMUsage
 
 from ..auth.context import RequestContext
 

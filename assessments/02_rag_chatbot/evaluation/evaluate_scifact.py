@@ -2,13 +2,13 @@
 
 A check that the product's own chunking, embedding and scoring lose nothing
 against published figures (all-MiniLM-L6-v2: 64.51; BM25: 66.5). The corpus
-(5,183 abstracts, title + " " + text) is chunked with `ingest.chunk_text` at
+(5,183 abstracts, title + " " + text) is chunked with `chunking.chunk_text` at
 the product's chunk sizes, embedded by the active embedder into the configured
 vector store (`VECTOR_STORE`: FAISS by default, pgvector with its settings) as
 one company, and each query runs through `retrieval.retrieve` in vector and
 hybrid modes; a document scores as its best chunk.
 
-    .venv/bin/python assessments/02_rag_chatbot/evaluate_scifact.py \\
+    .venv/bin/python assessments/02_rag_chatbot/evaluation/evaluate_scifact.py \\
         --dataset ../shared/datasets/scifact --data-dir /tmp/scifact-index
 
 Embedding the corpus takes a while on a laptop CPU (minutes per thousand
@@ -22,8 +22,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     # Run as a file path (a package named "02_…" cannot be `python -m`'d).
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "assessments.02_rag_chatbot"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    __package__ = "assessments.02_rag_chatbot.evaluation"
 
 import argparse
 import asyncio
@@ -41,8 +41,8 @@ from core.database import create_db_engine, init_db
 from core.embedding_client import create_embedding_client
 from core.vector_store import VectorStoreBackend, create_vector_store
 
-from .ingest import chunk_sizes, chunk_text
-from .retrieval import RETRIEVAL_MODES, retrieve
+from ..chunking import chunk_sizes, chunk_text
+from ..retrieval import RETRIEVAL_MODES, retrieve
 
 COMPANY = "scifact"
 DEFAULT_DATASET = PROJECT_ROOT.parent / "shared" / "datasets" / "scifact"

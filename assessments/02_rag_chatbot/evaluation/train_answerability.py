@@ -16,7 +16,7 @@ chosen for precision first, from 5-fold out-of-fold probabilities: the
 probabilities, so about that share of answerable questions that pass the gate
 would be refused. The figures of the fit are stored with the model.
 
-    .venv/bin/python assessments/02_rag_chatbot/train_answerability.py \\
+    .venv/bin/python assessments/02_rag_chatbot/evaluation/train_answerability.py \\
         [--squad ../shared/datasets/squad2] [--false-refusals 0.01] [--out PATH]
 """
 
@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "assessments.02_rag_chatbot"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    __package__ = "assessments.02_rag_chatbot.evaluation"
 
 import argparse
 import asyncio
@@ -43,18 +43,20 @@ from sqlmodel import Session
 
 from core.config import Settings
 
-from . import evaluate, ingest, services
-from .answerability import FEATURES, MODEL_PATH, TermStats, company_term_stats, features
-from .answering import passage_similarities
-from .retrieval import company_corpus
-from .schemas import ChatRequest
+from .. import chat, samples
+from ..answerability import FEATURES, MODEL_PATH, TermStats, company_term_stats, features
+from ..answering import passage_similarities
+from ..retrieval import company_corpus
+from ..schemas import ChatRequest
+from .evaluate import offline_settings
+from .question_sets import EVAL_SET, SQUAD_DIR, EvalItem, load_items, load_squad
 
 SEED = 0
 C = 1.0  # scikit-learn's default regularisation; not tuned
 
 
 async def collect(
-    settings: Settings, items: Sequence[evaluate.EvalItem], company_folders: Sequence[Path]
+    settings: Settings, items: Sequence[EvalItem], company_folders: Sequence[Path]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the questions that pass the similarity gate."""
     from backend.main import create_app
@@ -67,11 +69,11 @@ async def collect(
         stats: dict[str, TermStats] = {}
         with Session(state.engine) as session:
             for root in company_folders:
-                await ingest.load_sample_companies(
+                await samples.load_sample_companies(
                     session=session, settings=state.settings, vector_store=store, root=root
                 )
             for item in items:
-                turn = await services.prepare_turn(
+                turn = await chat.prepare_turn(
                     session=session,
                     settings=state.settings,
                     llm=None,
@@ -129,15 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--squad", type=Path, default=evaluate.SQUAD_DIR)
+    parser.add_argument("--squad", type=Path, default=SQUAD_DIR)
     parser.add_argument("--false-refusals", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--features", type=Path, help="also save the feature matrix (.npz)")
     args = parser.parse_args(argv)
 
-    items = evaluate.load_squad("tune", args.squad) + evaluate.load_items(evaluate.EVAL_SET)
+    items = load_squad("tune", args.squad) + load_items(EVAL_SET)
     with tempfile.TemporaryDirectory(prefix="rag-train-") as data_dir:
-        settings = evaluate.offline_settings(Path(data_dir))
+        settings = offline_settings(Path(data_dir))
         x, y = asyncio.run(collect(settings, items, [args.squad / "companies"]))
     if args.features:
         np.savez(args.features, x=x, y=y)

@@ -10,7 +10,8 @@ import faiss
 import pytest
 
 from core.database import create_db_engine, init_db
-from core.vector_store import VectorChunk, VectorStore
+from core.faiss_store import FaissVectorStore
+from core.vector_chunks import VectorChunk
 
 from .vector_support import DOCS, MODEL, PRICE_QUESTION, add_docs, search
 
@@ -31,8 +32,8 @@ def index_dir(tmp_path):
 
 
 @pytest.fixture
-def store(engine, embedder, index_dir) -> VectorStore:
-    return VectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+def store(engine, embedder, index_dir) -> FaissVectorStore:
+    return FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
 
 
 @pytest.mark.anyio
@@ -88,7 +89,7 @@ async def test_a_failed_commit_leaves_neither_rows_nor_vectors(
     monkeypatch.undo()
 
     assert store.count("acme") == len(DOCS)
-    reopened = VectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+    reopened = FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
     for current in (store, reopened):
         results = await search(current, PRICE_QUESTION, k=10, threshold=-1.0)
         assert sorted(r.text for r in results) == sorted(DOCS)
@@ -98,7 +99,7 @@ async def test_a_failed_commit_leaves_neither_rows_nor_vectors(
 async def test_the_index_is_saved_and_reloaded_by_a_new_store(store, engine, embedder, index_dir):
     ids = await add_docs(store)
 
-    reopened = VectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+    reopened = FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
     results = await search(reopened, PRICE_QUESTION)
 
     assert (index_dir / "acme.faiss").is_file()
