@@ -55,7 +55,9 @@ async def test_eval_on_the_held_out_set_meets_its_measured_floors(
     assert report.hit_rate >= 0.90
     assert report.citation_correctness == 1.0
     assert report.refusal_precision >= 0.85
-    assert report.refusal_recall >= 0.10
+    # Precision first: 1 of its 14 unanswerable questions is refused since the threshold
+    # moved to 1% false refusals on the tuning data (README, "Evaluation").
+    assert report.refusal_recall >= 0.05
     assert report.false_refusals <= 0.05
 
 
@@ -70,7 +72,7 @@ async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
         settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
     )
 
-    # Measured (README): answered 0.907, gold 0.746, unanswerable refused 0.167,
+    # Measured (README): answered 0.915, gold 0.780, unanswerable refused 0.139,
     # off-topic refused 1.000, citations 1.000.
     assert len(report.answerable) >= 100 and len(report.of("off_topic")) >= 10
     assert report.answered >= 0.88
