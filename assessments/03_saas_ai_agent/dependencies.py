@@ -22,7 +22,7 @@ from core.exceptions import (
 
 from .auth import context as perms
 from .auth.context import RequestContext
-from .auth.service import load_context
+from .auth.services import load_context
 from .auth.tokens import BEARER, decode_access_token
 from .db import TenantDB
 from .runtime import SaasRuntime

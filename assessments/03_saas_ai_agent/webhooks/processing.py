@@ -21,16 +21,16 @@ from sqlmodel import or_
 from starlette.concurrency import run_in_threadpool
 
 from ..agents.schemas import LeadProfile, Qualification
-from ..agents.service import qualifier, run_agent
-from ..audit import service as audit
+from ..agents.services import qualifier, run_agent
+from ..audit import services as audit
 from ..auth.context import RequestContext
 from ..crm.client import Contact, CRMError
 from ..crm.models import CrmSync
 from ..db import TenantDB, utcnow
-from ..leads import service as leads
+from ..leads import services as leads
 from ..leads.models import Lead
 from ..runtime import SaasRuntime
-from ..tenants.service import current_tenant
+from ..tenants.services import current_tenant
 from .models import EventStatus, WebhookEvent
 
 log = structlog.get_logger(__name__)

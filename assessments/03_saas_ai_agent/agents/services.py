@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from ..audit import service as audit
+from ..audit import services as audit
 from ..auth.context import RequestContext
-from ..leads import service as leads
+from ..leads import services as leads
 from ..runtime import SaasRuntime
-from ..tenants.service import current_tenant
-from ..usage import service as usage
+from ..tenants.services import current_tenant
+from ..usage import services as usage
 from .base import AgentOutput, AIAgent
 from .extractor import EntityExtractor
 from .qualifier import LeadQualifier
