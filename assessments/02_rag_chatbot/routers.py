@@ -31,6 +31,7 @@ from core.config import Settings
 from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
 from core.exceptions import AppException, PayloadTooLargeException, error_body
+from core.request_id import request_id
 from core.tasks import InProcessRunner, TaskRunner
 
 from . import chat as chat_turn
@@ -262,8 +263,7 @@ async def chat_stream(
             ):
                 yield event
         except AppException as exc:
-            request_id = getattr(request.state, "request_id", "")
-            yield sse_event("error", error_body(exc.code, exc.message, request_id))
+            yield sse_event("error", error_body(exc.code, exc.message, request_id(request)))
 
     return StreamingResponse(
         with_heartbeat(events(), is_disconnected=request.is_disconnected),
