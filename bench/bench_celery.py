@@ -5,7 +5,7 @@
 Needs PostgreSQL (127.0.0.1:5432; a scratch database is created and dropped) and RabbitMQ
 (127.0.0.1:5672; a queue of its own, deleted after). For each worker count: the API (in
 this process, local provider) accepts `--events` signed deliveries for 20 CRM contacts,
-storing and publishing each; then that many `celery -A core.tasks worker -c 1` processes
+storing and publishing each; then that many `celery -A backend.worker worker -c 1` processes
 (prefork: a parent, and one child that runs the tasks) start together and drain the queue:
 fetch the contact, qualify it, write the score back to the CRM and the lead. Printed:
 deliveries accepted per second (store + publish with confirms), and events processed per
@@ -63,7 +63,16 @@ def workers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[None]:
         log = (log_dir / f"worker-{n}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "core.tasks", "worker", "--pool", "prefork"]
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "backend.worker",
+                    "worker",
+                    "--pool",
+                    "prefork",
+                ]
                 + ["-c", "1", "-n", f"{env['CELERY_QUEUE']}-{n}@%h", "--without-gossip"]
                 + ["--without-mingle", "--without-heartbeat", "-l", "WARNING"],
                 cwd=ROOT,

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.request_id import request_id
+
 
 class AppException(Exception):
     status_code = 400
@@ -92,13 +94,9 @@ def error_body(code: str, message: str, request_id: str | None, details: Any = N
     return {"error": error}
 
 
-def _request_id(request: Request) -> str:
-    return getattr(request.state, "request_id", "") or ""
-
-
 async def _app_exception(request: Request, exc: AppException) -> JSONResponse:
     return JSONResponse(
-        error_body(exc.code, exc.message, _request_id(request), exc.details),
+        error_body(exc.code, exc.message, request_id(request), exc.details),
         status_code=exc.status_code,
         headers=exc.headers,
     )
@@ -124,7 +122,7 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route for {request.method} {request.url.path}"
     return JSONResponse(
-        error_body(code, message, _request_id(request)),
+        error_body(code, message, request_id(request)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -144,7 +142,7 @@ async def _validation_exception(request: Request, exc: RequestValidationError) -
     where = ".".join(str(p) for p in first["loc"])
     message = f"{where}: {first['msg']}" if where else first["msg"]
     return JSONResponse(
-        error_body("validation_error", message, _request_id(request), errors),
+        error_body("validation_error", message, request_id(request), errors),
         status_code=422,
     )
 

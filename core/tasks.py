@@ -23,9 +23,10 @@ times, while the in-process runner logs it and does not run the job again.
 
 A worker builds its settings and clients the way the API does (environment,
 `.env`) and refuses to start when DATABASE_URL or CELERY_BROKER_URL does not
-answer:
+answer. The Celery app it runs, with the assessments' jobs registered, is
+`backend.worker`:
 
-    celery -A core.tasks worker --concurrency 4
+    celery -A backend.worker worker --concurrency 4
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -55,11 +56,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# Modules whose import registers tasks; a worker imports them at start.
-TASK_MODULES = (
-    "assessments.02_rag_chatbot.tasks",
-    "assessments.03_saas_ai_agent.webhooks.tasks",
-)
 PROBE_TIMEOUT_SECONDS = 2.0
 MAX_ERROR_RETRIES = 5
 ERROR_RETRY_MAX_SECONDS = 300
@@ -237,11 +233,14 @@ def create_task_runner(settings: Settings, state: Any, *, concurrency: int = 4) 
 # --- the Celery app -----------------------------------------------------------------------
 
 
-def create_celery_app(settings: Settings, *, set_as_current: bool = True) -> Celery:
+def create_celery_app(
+    settings: Settings, *, include: Sequence[str] = (), set_as_current: bool = True
+) -> Celery:
+    """The Celery app; `include`: the modules a worker imports at start to register jobs."""
     app = Celery(
         "assessments",
         broker=settings.CELERY_BROKER_URL or "memory://",
-        include=list(TASK_MODULES),
+        include=list(include),
         set_as_current=set_as_current,
     )
     app.conf.update(
@@ -371,6 +370,3 @@ def _close_worker_state(**_: Any) -> None:
         if _state is not None:
             _state.close()
             _state = None
-
-
-celery_app = create_celery_app(get_settings())

@@ -43,7 +43,7 @@ pids+=($!)
 # With a broker configured (environment or .env), webhook jobs run in a Celery worker.
 CELERY_BROKER_URL="$(.venv/bin/python -c 'from core.config import get_settings; print(get_settings().CELERY_BROKER_URL or "")')"
 if [ -n "$CELERY_BROKER_URL" ]; then
-  .venv/bin/python -m celery -A core.tasks worker --concurrency 2 --loglevel INFO &
+  .venv/bin/python -m celery -A backend.worker worker --concurrency 2 --loglevel INFO &
   pids+=($!)
 fi
 echo "Waiting for the backend (it loads sample data on first start) ..."

@@ -84,7 +84,11 @@ async def evaluate_extraction(llm: LLMClient | None, settings: Settings) -> None
     for case in cases:
         explicit = {field: case.get(field) for field in ("name", "email", "phone")}
         outcome = await extraction.extract_fields(
-            text=case["message"], explicit=explicit, llm=llm, settings=settings
+            case["message"],
+            llm=llm,
+            model=settings.OPENAI_CHAT_MODEL,
+            default_region=settings.PHONE_DEFAULT_REGION,
+            explicit=explicit,
         )
         got = outcome.value.model_dump()
         for field in FIELDS:

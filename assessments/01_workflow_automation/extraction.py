@@ -6,9 +6,9 @@ implementation of the idea):
 - `LeadFields` — the four fields, validated and normalised.
 - `extract_fields_local(text, explicit=..., default_region=...)` — rules and
   maintained libraries only; returns the fields and notes on what was dropped.
-- `extract_fields(text=..., explicit=..., llm=..., settings=...)` — the LLM
-  (`prompts/extract.txt`, JSON mode) when there is one, else the local rules;
-  either way the result goes through the same validation.
+- `extract_fields(text, llm=..., model=..., default_region=..., explicit=...)` —
+  the LLM (`prompts/extract.txt`, JSON mode) when there is one, else (or when it
+  fails) the local rules; either way the result goes through the same validation.
 - `extract_candidates` (the extraction step: LLM or rules, unvalidated) and
   `resolve_fields` (the validation step: `ResolvedFields` with each field's
   source and the values dropped), which `extract_fields` chains; the pipeline
@@ -242,10 +242,19 @@ async def extract_candidates(
     The values are not yet validated: `resolve_fields` does that for both. Phone
     numbers without a country code are read in `default_region`, else the setting's.
     """
-    region = default_region or settings.PHONE_DEFAULT_REGION
+    return await _find_candidates(
+        text,
+        llm=llm,
+        model=settings.OPENAI_CHAT_MODEL,
+        default_region=default_region or settings.PHONE_DEFAULT_REGION,
+    )
 
+
+async def _find_candidates(
+    text: str, *, llm: LLMClient | None, model: str, default_region: str
+) -> StepOutcome[LeadFields]:
     async def local() -> StepOutcome[LeadFields]:
-        found = find_fields(text, default_region=region)
+        found = find_fields(text, default_region=default_region)
         return StepOutcome(
             value=found,
             provider=LOCAL_PROVIDER,
@@ -257,10 +266,7 @@ async def extract_candidates(
         assert llm is not None
         prompt = load_prompt(PROMPTS_DIR, "extract.txt")
         result = await llm.complete_json(
-            system=prompt.text,
-            user=text,
-            schema=LLMExtractedFields,
-            model=settings.OPENAI_CHAT_MODEL,
+            system=prompt.text, user=text, schema=LLMExtractedFields, model=model
         )
         return StepOutcome.from_llm(
             result,
@@ -273,23 +279,24 @@ async def extract_candidates(
 
 
 async def extract_fields(
-    *,
     text: str,
-    explicit: Mapping[str, object] | None,
+    *,
     llm: LLMClient | None,
-    settings: Settings,
-    default_region: str | None = None,
+    model: str,
+    default_region: str = DEFAULT_REGION,
+    explicit: Mapping[str, object] | None = None,
 ) -> StepOutcome[LeadFields]:
-    """Extract and validate. The outcome's `extra` says where each field came from
-    (`sources`), what was dropped and why (`dropped`; `notes` in words)."""
-    region = default_region or settings.PHONE_DEFAULT_REGION
-    outcome = await extract_candidates(text=text, llm=llm, settings=settings, default_region=region)
+    """Extract and validate: what other packages call (Assessment 3's EntityExtractor).
+
+    The outcome's `extra` says where each field came from (`sources`), what was
+    dropped and why (`dropped`; `notes` in words)."""
+    outcome = await _find_candidates(text, llm=llm, model=model, default_region=default_region)
     resolved = resolve_fields(
         outcome.value,
         explicit,
         found_by=found_by(outcome),
         text=text,
-        default_region=region,
+        default_region=default_region,
     )
     outcome.value = resolved.fields
     outcome.extra.update(

@@ -25,6 +25,7 @@ from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep
 from core.exceptions import AppException, PayloadTooLargeException, ValidationException
 from core.pagination import Limit, Offset
+from core.request_id import RequestIdDep
 
 from . import bulk, services
 from .classifier import INTENTS, Intent, local_intent_model
@@ -49,10 +50,6 @@ router = APIRouter(prefix="/leads", tags=["Assessment 1 · lead-intent workflow"
 # fields. They do no I/O that could block the event loop for long.
 
 
-async def get_request_id(request: Request) -> str:
-    return getattr(request.state, "request_id", "") or ""
-
-
 async def get_loop_session(request: Request) -> AsyncIterator[Session]:
     """core.database's session, opened and closed on the event loop, for the async handlers.
 
@@ -64,7 +61,6 @@ async def get_loop_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-RequestIdDep = Annotated[str, Depends(get_request_id)]
 LoopSessionDep = Annotated[Session, Depends(get_loop_session)]
 IdempotencyKey = Annotated[
     str | None,

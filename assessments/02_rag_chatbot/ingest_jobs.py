@@ -14,11 +14,12 @@ the job `rag.ingest_document` (`tasks.py`):
 
 Nothing lives only in the broker: the file is kept under
 `UPLOAD_DIR/<company>/.jobs/` (shared by the API and the workers) and the job
-row is committed before the job is submitted. A job is claimed with a lease
-(`INGEST_JOB_LEASE_SECONDS`, renewed while the chunks are embedded), so a
-duplicate delivery finds it taken or done and does nothing, and a worker that
-dies mid-job leaves a lease that runs out: the redelivered message, or the
-sweep, then runs it again. A file that cannot be read fails the job at once
+row is committed before the job is submitted. The row is run by the lease
+protocol of `core.jobs` (`JOBS`): claimed under a lease (`INGEST_JOB_LEASE_SECONDS`,
+renewed while the chunks are embedded), so a duplicate delivery finds it taken
+or done and does nothing, and a worker that dies mid-job leaves a lease that
+runs out: the redelivered message, or the sweep (`IngestSweep`, every half
+lease), then runs it again. A file that cannot be read fails the job at once
 with the same error code a small upload gets as a 4xx; any other error is
 retried with backoff, `INGEST_JOB_MAX_ATTEMPTS` attempts in all, and then the
 job is `failed` (the dead letter is this row, not a broker queue).
@@ -27,18 +28,17 @@ job is `failed` (the dead letter is this row, not a broker queue).
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from core.config import Settings
 from core.exceptions import AppException, NotFoundException
+from core.jobs import LeasedJobs, Poller, utcnow
 from core.tasks import InProcessRunner, RetryLater, TaskRunner, create_task_runner
 
 from . import ingest, reading, uploads
@@ -49,17 +49,24 @@ log = structlog.get_logger(__name__)
 
 INGEST_DOCUMENT = "rag.ingest_document"
 JOBS_FOLDER = ".jobs"
-UNFINISHED = ("queued", "running")
-RETRY_BACKOFF_MAX_SECONDS = 60.0
+SWEEP_BATCH_SIZE = 100
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def lease_protocol(settings: Settings) -> LeasedJobs[IngestJob]:
+    """How the `ingest_job` table is run under `core.jobs`' lease protocol."""
+    return LeasedJobs(
+        model=IngestJob,
+        key="id",
+        due="lease_until",
+        waiting=("queued",),
+        running="running",
+        retrying="queued",
+        dead="failed",
+        lease_seconds=settings.INGEST_JOB_LEASE_SECONDS,
+        max_attempts=settings.INGEST_JOB_MAX_ATTEMPTS,
+        backoff_base_seconds=2.0,
+        backoff_max_seconds=60.0,
+    )
 
 
 def create_ingest_runner(settings: Settings, state: Any) -> TaskRunner:
@@ -75,7 +82,7 @@ def queue_upload(
     """Keep the file and commit its job; the caller submits it. Checks the name and type only."""
     source = reading.sanitise_filename(filename)
     reading.check_supported(source)
-    now = _now()
+    now = utcnow()
     job = IngestJob(
         company_id=company_id,
         source=source,
@@ -111,44 +118,51 @@ def to_public(job: IngestJob) -> IngestJobPublic:
     return IngestJobPublic.model_validate(job, from_attributes=True)
 
 
-def stale_jobs(session: Session, *, settings: Settings, limit: int = 100) -> list[str]:
-    """Unfinished jobs that nobody holds: queued and untouched for a lease, or lease run out.
+class IngestSweep(Poller):
+    """Submits again the jobs nobody holds: at start every unfinished one when they run in
+    this process (nothing else will), then, every half lease, those untouched for a lease
+    (lost messages, dead workers)."""
 
-    A queued job is normally picked up within seconds of its submit; one that
-    is still queued a lease later was never delivered (the broker was away).
-    """
-    now = _now()
-    quiet_since = now - timedelta(seconds=settings.INGEST_JOB_LEASE_SECONDS)
-    rows = session.exec(
-        select(IngestJob.id)
-        .where(
-            or_(
-                (col(IngestJob.status) == "queued") & (col(IngestJob.updated_at) <= quiet_since),
-                (col(IngestJob.status) == "running") & (col(IngestJob.lease_until) <= now),
-            )
-        )
-        .order_by(col(IngestJob.created_at))
-        .limit(limit)
-    ).all()
-    return list(rows)
+    def __init__(self, state: Any, runner: TaskRunner) -> None:
+        lease = state.settings.INGEST_JOB_LEASE_SECONDS
+        super().__init__(interval=lease / 2, batch_size=SWEEP_BATCH_SIZE, name="rag-ingest-sweep")
+        self.state = state
+        self.runner = runner
+        self._first = isinstance(runner, InProcessRunner)
 
+    async def run_once(self) -> int:
+        return await run_in_threadpool(self.sweep)
 
-def unfinished_jobs(session: Session) -> list[str]:
-    return list(
-        session.exec(
-            select(IngestJob.id)
-            .where(col(IngestJob.status).in_(UNFINISHED))
-            .order_by(col(IngestJob.created_at))
-        ).all()
-    )
+    def sweep(self) -> int:
+        jobs = lease_protocol(self.state.settings)
+        with Session(self.state.engine) as session:
+            if self._first:
+                found = [job_id for (job_id,) in jobs.find_unfinished(session, IngestJob.id)]
+            else:
+                lost = jobs.find_lost(session, IngestJob.id, limit=self.batch_size)
+                found = [job_id for (job_id,) in lost]
+            self._first = False
+            submitted = [
+                job_id for job_id in found if self.runner.submit(INGEST_DOCUMENT, job_id=job_id)
+            ]
+            if submitted:
+                jobs.touch(session, submitted)
+        return len(found)
 
 
 async def run_job(state: Any, job_id: str) -> None:
     """Ingest one job's file, at most once at a time; raises `RetryLater` to run again."""
     settings: Settings = state.settings
+    jobs = lease_protocol(settings)
     with Session(state.engine) as session:
-        job = _claim(session, job_id, settings=settings)
+        job = _claim(session, jobs, job_id)
         if job is None:
+            return
+        if jobs.attempts_spent(job):
+            jobs.retry_or_die(job)  # this claim ran nothing: the job is failed
+            _give_up(
+                session, settings, job, "attempts spent: the worker running the last one was lost"
+            )
             return
         log.info("ingest_job_started", job_id=job.id, attempt=job.attempts)
         try:
@@ -163,12 +177,14 @@ async def run_job(state: Any, job_id: str) -> None:
                 session=session,
                 vector_store=state.vector_store,
                 upload_dir=settings.upload_dir,
-                on_progress=_lease_keeper(state.engine, job.id, settings.INGEST_JOB_LEASE_SECONDS),
+                on_progress=jobs.lease_keeper(lambda: Session(state.engine), job.id),
             )
         except asyncio.CancelledError:
             # The process is stopping (in-process runner): hand the job back, not counted.
             session.rollback()
-            _release(session, job)
+            jobs.release(job)
+            _save(session, job)
+            log.info("ingest_job_released", job_id=job.id)
             raise
         except AppException as exc:
             session.rollback()
@@ -178,11 +194,14 @@ async def run_job(state: Any, job_id: str) -> None:
             return
         except Exception as exc:
             session.rollback()
-            _give_back(session, job, settings=settings, error=f"{type(exc).__name__}: {exc}")
-            if job.status == "failed":
-                _discard_file(settings, job)
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("ingest_job_error", job_id=job.id, attempt=job.attempts, error=error)
+            if jobs.retry_or_die(job):
+                _give_up(session, settings, job, f"gave up after {job.attempts} attempts: {error}")
                 return
-            raise RetryLater(min(2.0**job.attempts, RETRY_BACKOFF_MAX_SECONDS)) from exc
+            job.error = error
+            _save(session, job)
+            raise RetryLater(jobs.backoff(job.attempts)) from exc
         job.document_id = result.document.id
         job.document_status = result.status
         job.chunks = result.document.chunks
@@ -191,87 +210,31 @@ async def run_job(state: Any, job_id: str) -> None:
         log.info("ingest_job_done", job_id=job.id, chunks=job.chunks, status=result.status)
 
 
-def _claim(session: Session, job_id: str, *, settings: Settings) -> IngestJob | None:
-    """Take the job (queued, or running with its lease run out); None when it is not ours.
+def _claim(session: Session, jobs: LeasedJobs[IngestJob], job_id: str) -> IngestJob | None:
+    """Take the job; None when it is not ours to run (done or failed: a duplicate delivery).
 
-    Raises `RetryLater` while another worker's lease holds it, so a redelivered
-    message comes back when that lease would have run out.
+    Raises `RetryLater` while it is not due (another worker's lease holds it, or
+    a retry's backoff), so a redelivered message comes back when it would be.
     """
-    now = _now()
-    lease_until = now + timedelta(seconds=settings.INGEST_JOB_LEASE_SECONDS)
-    claimed = session.exec(  # type: ignore[call-overload]
-        update(IngestJob)
-        .where(
-            col(IngestJob.id) == job_id,
-            or_(
-                col(IngestJob.status) == "queued",
-                (col(IngestJob.status) == "running") & (col(IngestJob.lease_until) <= now),
-            ),
-        )
-        .values(
-            status="running",
-            attempts=IngestJob.attempts + 1,
-            lease_until=lease_until,
-            updated_at=now,
-        )
-    ).rowcount
-    session.commit()
+    claimed = jobs.claim(session, job_id)
     job = session.get(IngestJob, job_id)
     if job is None or claimed:
         return job
-    if job.status == "running" and job.lease_until is not None:
-        remaining = (_as_utc(job.lease_until) - _now()).total_seconds()
-        raise RetryLater(max(remaining, 1.0))
-    return None  # done or failed: a duplicate delivery
+    due_in = jobs.seconds_until_due(job)
+    if due_in is None:
+        return None
+    raise RetryLater(max(due_in, 1.0))
 
 
-def _lease_keeper(engine: Any, job_id: str, lease_seconds: float) -> Callable[[int], None]:
-    """A progress callback that renews the lease every third of it while chunks are embedded."""
-    renewed = time.monotonic()
-
-    def renew(_done: int) -> None:
-        nonlocal renewed
-        if time.monotonic() - renewed < lease_seconds / 3:
-            return
-        renewed = time.monotonic()
-        until = _now() + timedelta(seconds=lease_seconds)
-        with Session(engine) as session:
-            session.exec(  # type: ignore[call-overload]
-                update(IngestJob)
-                .where(col(IngestJob.id) == job_id, col(IngestJob.status) == "running")
-                .values(lease_until=until)
-            )
-            session.commit()
-
-    return renew
+def _give_up(session: Session, settings: Settings, job: IngestJob, error: str) -> None:
+    """The job is failed (`retry_or_die` said so): the row is the dead letter."""
+    job.error, job.error_code = error, "ingest_failed"
+    _save(session, job)
+    log.warning("ingest_job_failed", job_id=job.id, error_code=job.error_code)
+    _discard_file(settings, job)
 
 
-def _release(session: Session, job: IngestJob) -> None:
-    job.status = "queued"
-    job.attempts = max(job.attempts - 1, 0)
-    job.lease_until = None
-    job.updated_at = _now()
-    session.add(job)
-    session.commit()
-    log.info("ingest_job_released", job_id=job.id)
-
-
-def _give_back(session: Session, job: IngestJob, *, settings: Settings, error: str) -> None:
-    """After an unexpected error: queued for another attempt, or failed when none are left."""
-    log.warning("ingest_job_error", job_id=job.id, attempt=job.attempts, error=error)
-    if job.attempts >= settings.INGEST_JOB_MAX_ATTEMPTS:
-        _finish(
-            session,
-            job,
-            status="failed",
-            error=f"gave up after {job.attempts} attempts: {error}",
-            error_code="ingest_failed",
-        )
-        return
-    job.status = "queued"
-    job.lease_until = None
-    job.error = error
-    job.updated_at = _now()
+def _save(session: Session, job: IngestJob) -> None:
     session.add(job)
     session.commit()
 
@@ -288,9 +251,8 @@ def _finish(
     job.error = error
     job.error_code = error_code
     job.lease_until = None
-    job.updated_at = _now()
-    session.add(job)
-    session.commit()
+    job.updated_at = utcnow()
+    _save(session, job)
     if status == "failed":
         log.warning("ingest_job_failed", job_id=job.id, error_code=error_code)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import (
@@ -27,11 +25,11 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.config import Settings
 from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
 from core.exceptions import AppException, PayloadTooLargeException, error_body
-from core.tasks import InProcessRunner, TaskRunner
+from core.request_id import request_id
+from core.tasks import TaskRunner
 
 from . import chat as chat_turn
 from . import history, ingest_jobs, samples, services
@@ -55,7 +53,8 @@ router = APIRouter(tags=["Assessment 2 · RAG chatbot"])
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the sample companies when their index does not exist yet; run the ingest jobs."""
+    """Load the sample companies when their index does not exist yet; run the ingest jobs
+    (and the sweep that submits again the ones nobody holds)."""
     state = app.state
     settings = state.settings
     state.rag_upload_slots = UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
@@ -67,40 +66,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runner = ingest_jobs.create_ingest_runner(settings, state)
     await runner.start()
     state.rag_ingest_runner = runner
-    stopping = asyncio.Event()
-    sweep = asyncio.create_task(
-        _sweep_ingest_jobs(state, runner, stopping), name="rag-ingest-sweep"
-    )
+    sweep = ingest_jobs.IngestSweep(state, runner)
+    await sweep.start()
     try:
         yield
     finally:
-        # Not cancelled: a pass in a worker thread would outlive the app and its engine.
-        stopping.set()
-        await sweep
+        await sweep.stop()
         await runner.aclose()
-
-
-async def _sweep_ingest_jobs(state: Any, runner: TaskRunner, stopping: asyncio.Event) -> None:
-    """Submit again the jobs nobody holds: at start (all unfinished ones when they run
-    in this process), then every half lease (lost messages, dead workers)."""
-    settings: Settings = state.settings
-
-    def find(first: bool) -> list[str]:
-        with Session(state.engine) as session:
-            if first and isinstance(runner, InProcessRunner):
-                return ingest_jobs.unfinished_jobs(session)
-            return ingest_jobs.stale_jobs(session, settings=settings)
-
-    first = True
-    while not stopping.is_set():
-        try:
-            found = await run_in_threadpool(find, first)
-            await run_in_threadpool(ingest_jobs.submit, runner, found)
-        except Exception:
-            log.exception("ingest_sweep_failed")
-        first = False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), settings.INGEST_JOB_LEASE_SECONDS / 2)
 
 
 def ingest_runner(request: Request) -> TaskRunner:
@@ -262,8 +234,7 @@ async def chat_stream(
             ):
                 yield event
         except AppException as exc:
-            request_id = getattr(request.state, "request_id", "")
-            yield sse_event("error", error_body(exc.code, exc.message, request_id))
+            yield sse_event("error", error_body(exc.code, exc.message, request_id(request)))
 
     return StreamingResponse(
         with_heartbeat(events(), is_disconnected=request.is_disconnected),

@@ -1,7 +1,7 @@
 """The background job of the RAG chatbot: ingesting one large upload (`ingest_jobs`).
 
 Registered with `core.tasks`, so the same function runs in a Celery worker
-(which imports this module at start, `core.tasks.TASK_MODULES`) or in the API
+(which imports this module at start, `backend.worker.TASK_MODULES`) or in the API
 process.
 """
 

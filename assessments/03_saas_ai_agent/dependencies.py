@@ -19,10 +19,11 @@ from core.exceptions import (
     AuthorizationException,
     PayloadTooLargeException,
 )
+from core.request_id import request_id
 
 from .auth import context as perms
 from .auth.context import RequestContext
-from .auth.service import load_context
+from .auth.services import load_context
 from .auth.tokens import BEARER, decode_access_token
 from .db import TenantDB
 from .runtime import SaasRuntime
@@ -70,8 +71,7 @@ def get_request_context(
     if not token:
         raise AuthenticationException("Not authenticated", headers=BEARER)
     claims = decode_access_token(token, settings=runtime.settings)
-    request_id = getattr(request.state, "request_id", "") or ""
-    ctx = load_context(runtime, claims, request_id=request_id)
+    ctx = load_context(runtime, claims, request_id=request_id(request))
     if ctx.tenant_id is not None:
         runtime.rate_limiter.hit_tenant(ctx.tenant_id, ctx.subscription_tier or "starter")
     return ctx

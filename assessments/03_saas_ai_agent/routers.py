@@ -15,18 +15,18 @@ from fastapi import APIRouter, FastAPI
 
 from core.tasks import create_task_runner
 
-from .agents.router import router as agents_router
-from .audit.router import router as audit_router
-from .auth.router import router as auth_router
+from .agents.routers import router as agents_router
+from .audit.routers import router as audit_router
+from .auth.routers import router as auth_router
 from .config import SaasSettings
-from .crm.router import router as crm_router
-from .leads.router import router as leads_router
+from .crm.routers import router as crm_router
+from .leads.routers import router as leads_router
 from .runtime import create_runtime
 from .seed import seed_demo_tenants
-from .tenants.router import router as tenants_router
-from .tenants.service import bootstrap_platform_admin
-from .usage.router import router as usage_router
-from .webhooks.router import router as webhooks_router
+from .tenants.routers import router as tenants_router
+from .tenants.services import bootstrap_platform_admin
+from .usage.routers import router as usage_router
+from .webhooks.routers import router as webhooks_router
 from .webhooks.worker import create_worker
 
 router = APIRouter()

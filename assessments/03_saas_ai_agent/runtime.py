@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -28,8 +28,17 @@ from .db import TenantDB, create_tenant_engine, privileged_session, tenant_sessi
 from .ratelimit import TenantRateLimiter
 from .rls import apply_row_level_security
 
-if TYPE_CHECKING:
-    from .webhooks.worker import InboxSweeper, WebhookWorker
+
+class WebhookRunner(Protocol):
+    """Who runs the stored webhook events (`webhooks/worker.py` builds it at start)."""
+
+    def enqueue(self, tenant_id: uuid.UUID, event_id: str) -> None:
+        """A stored event is ready to run (called from a thread, after the commit)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -43,7 +52,7 @@ class SaasRuntime:
     crm: CRMClient
     # The app's state, read on use: tests and operators may swap `llm` while running.
     app_state: Any = None
-    worker: WebhookWorker | InboxSweeper | None = field(default=None)
+    worker: WebhookRunner | None = field(default=None)
 
     @property
     def llm(self) -> LLMClient | None:

@@ -16,7 +16,7 @@ from .crm.models import CrmContact
 from .leads.models import Lead
 from .runtime import SaasRuntime
 from .tenants.models import Tenant, User
-from .tenants.service import new_webhook_secret
+from .tenants.services import new_webhook_secret
 
 DEMO_TENANTS = Path(__file__).parent / "sample_data" / "demo_tenants.json"
 log = structlog.get_logger(__name__)

@@ -154,7 +154,7 @@ async def test_a_job_runs_once_however_often_it_is_delivered(store_settings: Set
         with Session(state.engine) as session:
             # Held by a live lease elsewhere: a second delivery waits instead of running it too.
             job = session.get(models.IngestJob, job_id)
-            job.status, job.lease_until = "running", ingest_jobs._now().replace(year=2100)
+            job.status, job.lease_until = "running", ingest_jobs.utcnow().replace(year=2100)
             session.add(job)
             session.commit()
         with pytest.raises(RetryLater):
@@ -162,7 +162,7 @@ async def test_a_job_runs_once_however_often_it_is_delivered(store_settings: Set
         with Session(state.engine) as session:
             # The holder died: once its lease has run out, the next delivery takes the job.
             job = session.get(models.IngestJob, job_id)
-            job.lease_until = ingest_jobs._now() - timedelta(seconds=1)
+            job.lease_until = ingest_jobs.utcnow() - timedelta(seconds=1)
             session.add(job)
             session.commit()
 
@@ -199,6 +199,13 @@ async def test_errors_are_retried_then_the_job_fails_when_its_attempts_are_spent
             await ingest_jobs.run_job(state, job_id)
         with Session(state.engine) as session:
             first = session.get(models.IngestJob, job_id).model_copy()
+        with pytest.raises(RetryLater):
+            await ingest_jobs.run_job(state, job_id)  # a delivery before its backoff is over
+        with Session(state.engine) as session:
+            job = session.get(models.IngestJob, job_id)
+            job.lease_until = ingest_jobs.utcnow() - timedelta(seconds=1)  # the backoff is over
+            session.add(job)
+            session.commit()
         await ingest_jobs.run_job(state, job_id)  # the last attempt: no retry after it
         with Session(state.engine) as session:
             last = session.get(models.IngestJob, job_id)

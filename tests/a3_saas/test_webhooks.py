@@ -206,7 +206,7 @@ def test_a_chunked_body_over_the_limit_is_413_while_it_streams(make_sqlite_api: 
 def test_a_bad_signature_is_401_and_nothing_is_stored(api: Api) -> None:
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
-    wrong_secret = saas_module("tenants.service").new_webhook_secret()
+    wrong_secret = saas_module("tenants.services").new_webhook_secret()
 
     response = api.send_webhook(tenant, contact["id"], secret=wrong_secret)
 

@@ -1,4 +1,4 @@
-"""The Celery app as `celery -A core.tasks` loads it, with an embedded CRM that answers after
+"""The Celery app as `celery -A backend.worker` loads it, with an embedded CRM that answers after
 `SLOW_CRM_SECONDS`: a worker started on it is busy inside a job long enough to be killed there.
 
 Test-only: `celery -A tests.scale.slow_worker worker ...`.
@@ -12,7 +12,7 @@ import os
 import uuid
 from typing import Any
 
-from core.tasks import celery_app
+from backend.worker import celery_app
 
 __all__ = ["celery_app"]
 

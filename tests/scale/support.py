@@ -98,7 +98,7 @@ class Process:
 
 @contextmanager
 def celery_worker(
-    env: Mapping[str, str], log_path: Path, *, app: str = "core.tasks", ready: bool = True
+    env: Mapping[str, str], log_path: Path, *, app: str = "backend.worker", ready: bool = True
 ) -> Iterator[Process]:
     """`celery -A <app> worker -c 1`: the prefork pool's parent and one child running one
     task at a time (prefetch 1), no chatter with other workers. Killed at the end: by then

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from celery.exceptions import Retry
 
+from backend import worker
 from core import tasks
 from core.database import check_database
 from core.tasks import InProcessRunner, RetryLater, task
@@ -135,7 +136,7 @@ def test_in_a_celery_worker_errors_are_retried_with_backoff_then_given_up() -> N
 
 def test_the_celery_app_acknowledges_late_one_message_at_a_time_and_keeps_no_results() -> None:
     settings = make_settings(Path("/nonexistent"), CELERY_QUEUE="webhooks-eu")
-    app = tasks.create_celery_app(settings, set_as_current=False)
+    app = tasks.create_celery_app(settings, include=worker.TASK_MODULES, set_as_current=False)
 
     webhook_task = app.tasks[PROCESS_EVENT]
 
@@ -144,8 +145,9 @@ def test_the_celery_app_acknowledges_late_one_message_at_a_time_and_keeps_no_res
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_default_queue == "webhooks-eu"
     assert app.conf.accept_content == ["json"]
-    # A worker imports every job module: webhook events and large document ingests.
-    assert set(app.conf.include) == {
+    # A worker (`celery -A backend.worker`) imports every job module: webhook events and
+    # large document ingests.
+    assert set(worker.celery_app.conf.include) == {
         "assessments.02_rag_chatbot.tasks",
         "assessments.03_saas_ai_agent.webhooks.tasks",
     }
@@ -195,7 +197,7 @@ def test_a_celery_worker_refuses_to_start_naming_the_setting_that_does_not_answe
     env = process_env(tmp_path, CELERY_QUEUE=f"never-{uuid.uuid4().hex[:8]}", **urls)
 
     worker = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "core.tasks", "worker", "--pool", "solo"],
+        [sys.executable, "-m", "celery", "-A", "backend.worker", "worker", "--pool", "solo"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,21 +1,21 @@
 """One interface for every agent: `await agent.process(context, input)` → `AgentOutput`.
 
-Each agent has an LLM implementation and a local one; `core.ai_step.run_step`
-picks the LLM when there is a client and falls back to the local one when the
-LLM fails, and the output says which provider and model produced it.
+An agent's `run` uses the LLM when there is a client and falls back to local
+rules when the LLM fails; the output says which provider and model produced it.
+Most agents are written as the two implementations (`LLMOrLocalAgent`), and
+`core.ai_step.run_step` picks one; the extractor reuses a step that already does.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import ClassVar, Generic, Literal, TypeVar
 
 import structlog
 
 from core.ai_step import StepOutcome, run_step
 from core.llm_client import LLMClient
-from core.llm_result import LLMUsage
 
 from ..auth.context import RequestContext
 
@@ -26,32 +26,19 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass
-class AgentOutput(Generic[OutputT]):
-    agent: AgentName
-    value: OutputT
-    provider: str
-    model: str
-    usage: LLMUsage | None
-    fallback: bool = False
-    fallback_reason: str | None = None
-    prompt_version: str | None = None
-    latency_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+class AgentOutput(StepOutcome[OutputT]):
+    """A step's outcome, with the agent that produced it."""
+
+    agent: AgentName = field(kw_only=True)
 
     @classmethod
-    def from_outcome(cls, agent: AgentName, outcome: StepOutcome[OutputT]) -> AgentOutput[OutputT]:
-        return cls(
-            agent=agent,
-            value=outcome.value,
-            provider=outcome.provider,
-            model=outcome.model,
-            usage=outcome.usage,
-            fallback=outcome.fallback,
-            fallback_reason=outcome.fallback_reason,
-            prompt_version=outcome.extra.get("prompt_version"),
-            latency_ms=outcome.latency_ms,
-            extra=outcome.extra,
-        )
+    def of(cls, agent: AgentName, outcome: StepOutcome[OutputT]) -> AgentOutput[OutputT]:
+        provenance = {f.name: getattr(outcome, f.name) for f in fields(StepOutcome)}
+        return cls(agent=agent, **provenance)
+
+    @property
+    def prompt_version(self) -> str | None:
+        return self.extra.get("prompt_version")
 
 
 class AIAgent(ABC, Generic[InputT, OutputT]):
@@ -62,16 +49,7 @@ class AIAgent(ABC, Generic[InputT, OutputT]):
         self.model = model
 
     async def process(self, context: RequestContext, input: InputT) -> AgentOutput[OutputT]:
-        async def with_llm() -> StepOutcome[OutputT]:
-            return await self.run_llm(input)
-
-        async def local() -> StepOutcome[OutputT]:
-            return await self.run_local(input)
-
-        outcome = await run_step(
-            f"agent_{self.name}", llm=with_llm if self.llm is not None else None, local=local
-        )
-        output = AgentOutput.from_outcome(self.name, outcome)
+        output = AgentOutput.of(self.name, await self.run(input))
         log.info(
             "agent_run",
             agent=self.name,
@@ -81,6 +59,25 @@ class AIAgent(ABC, Generic[InputT, OutputT]):
             fallback=output.fallback,
         )
         return output
+
+    @abstractmethod
+    async def run(self, input: InputT) -> StepOutcome[OutputT]:
+        """The LLM's answer when there is a client, else (or when it fails) the local one."""
+
+
+class LLMOrLocalAgent(AIAgent[InputT, OutputT]):
+    """An agent written as two implementations; `core.ai_step.run_step` picks one."""
+
+    async def run(self, input: InputT) -> StepOutcome[OutputT]:
+        async def with_llm() -> StepOutcome[OutputT]:
+            return await self.run_llm(input)
+
+        async def local() -> StepOutcome[OutputT]:
+            return await self.run_local(input)
+
+        return await run_step(
+            f"agent_{self.name}", llm=with_llm if self.llm is not None else None, local=local
+        )
 
     @abstractmethod
     async def run_llm(self, input: InputT) -> StepOutcome[OutputT]: ...

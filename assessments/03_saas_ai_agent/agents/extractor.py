@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from core.ai_step import StepOutcome
-from core.config import Settings
 from core.llm_client import LLMClient
 
 from .base import AIAgent
-from .extraction import extract_fields
-from .schemas import ExtractedFields
+
+# Imported with importlib: the package name starts with a digit.
+workflow = importlib.import_module("assessments.01_workflow_automation")
 
 
-class EntityExtractor(AIAgent[str, ExtractedFields]):
+class EntityExtractor(AIAgent[str, Any]):
+    """Assessment 1's `extract_fields` as an agent; its output is Assessment 1's `LeadFields`."""
+
     name = "extract"
 
-    def __init__(self, *, llm: LLMClient | None, model: str, settings: Settings) -> None:
+    def __init__(self, *, llm: LLMClient | None, model: str, default_region: str) -> None:
         super().__init__(llm=llm, model=model)
-        # Assessment 1 reads its model from settings; this agent's model is set per agent.
-        self.settings = settings.model_copy(update={"OPENAI_CHAT_MODEL": model})
+        self.default_region = default_region
 
-    async def run_llm(self, input: str) -> StepOutcome[ExtractedFields]:
-        # Assessment 1 falls back to its rules by itself; the outcome says so.
-        return await self._extract(input, llm=self.llm)
-
-    async def run_local(self, input: str) -> StepOutcome[ExtractedFields]:
-        return await self._extract(input, llm=None)
-
-    async def _extract(self, text: str, *, llm: LLMClient | None) -> StepOutcome[ExtractedFields]:
-        outcome = await extract_fields(text=text, explicit=None, llm=llm, settings=self.settings)
-        return StepOutcome(
-            value=ExtractedFields.model_validate(outcome.value.model_dump()),
-            provider=outcome.provider,
-            model=outcome.model,
-            raw_output=outcome.raw_output,
-            usage=outcome.usage,
-            fallback=outcome.fallback,
-            fallback_reason=outcome.fallback_reason,
-            extra=outcome.extra,
+    async def run(self, input: str) -> StepOutcome[Any]:
+        # Assessment 1 falls back from the LLM to its rules by itself, and the outcome says so.
+        return await workflow.extract_fields(  # type: ignore[no-any-return]
+            input, llm=self.llm, model=self.model, default_region=self.default_region
         )

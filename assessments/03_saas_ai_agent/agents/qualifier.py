@@ -8,6 +8,7 @@ instead, and the output says which criteria each judge scored.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -15,10 +16,12 @@ from pydantic import BaseModel, Field
 from core.ai_step import LOCAL_PROVIDER, StepOutcome
 from core.prompts import load_prompt
 
-from .base import AIAgent
-from .extraction import InputEvidence, money_amounts
+from .base import LLMOrLocalAgent
 from .rubric import RUBRIC_MODEL, combine, judge_locally, qualify_locally
 from .schemas import CRITERIA, LeadProfile, Qualification
+
+# Imported with importlib: the package name starts with a digit.
+workflow = importlib.import_module("assessments.01_workflow_automation")
 
 PROMPTS = Path(__file__).parent / "prompts"
 
@@ -35,7 +38,7 @@ class LLMQualification(BaseModel):
     timing: Judgement
 
 
-class LeadQualifier(AIAgent[LeadProfile, Qualification]):
+class LeadQualifier(LLMOrLocalAgent[LeadProfile, Qualification]):
     name = "qualify"
 
     async def run_llm(self, input: LeadProfile) -> StepOutcome[Qualification]:
@@ -81,13 +84,13 @@ def ground_judgements(
     The judgements, who judged each criterion (`llm` or `rules`), and what was dropped.
     """
     judged = dict(judged)
-    evidence = InputEvidence.of([lead.message, lead.company, lead.budget])
+    evidence = workflow.InputEvidence.of([lead.message, lead.company, lead.budget])
     local: dict[str, tuple[float, str]] | None = None
     sources: dict[str, str] = {}
     dropped: list[dict[str, str]] = []
     for name, (_, reason) in judged.items():
         sources[name] = "llm"
-        if all(evidence.holds("budget", amount) for amount in money_amounts(reason)):
+        if all(evidence.holds("budget", amount) for amount in workflow.money_amounts(reason)):
             continue
         local = local or judge_locally(lead)
         judged[name], sources[name] = local[name], "rules"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 from core.ai_step import LOCAL_PROVIDER, StepOutcome
 from core.prompts import load_prompt
 
-from .base import AIAgent
-from .extraction import extract_fields_local, parse_budget
+from .base import LLMOrLocalAgent
 from .rubric import qualify_locally
 from .schemas import LeadProfile, ReplyInput
+
+# Imported with importlib: the package name starts with a digit.
+workflow = importlib.import_module("assessments.01_workflow_automation")
 
 PROMPTS = Path(__file__).parent / "prompts"
 TEMPLATE_MODEL = "reply-template-v1"
@@ -22,7 +25,7 @@ _HEADER = re.compile(r"^\s*(?:from|to|cc|subject|sent|date):.*$", re.IGNORECASE 
 _QUESTION = re.compile(r"[^.!?\n]*\?")
 
 
-class ReplyAgent(AIAgent[ReplyInput, str]):
+class ReplyAgent(LLMOrLocalAgent[ReplyInput, str]):
     name = "reply"
 
     async def run_llm(self, input: ReplyInput) -> StepOutcome[str]:
@@ -39,7 +42,7 @@ class ReplyAgent(AIAgent[ReplyInput, str]):
         template = load_prompt(PROMPTS, "reply_local.txt")
         latest = latest_message(input.thread)
         lead = input.lead or LeadProfile(message=latest)
-        name = lead.name or extract_fields_local(latest)[0].name
+        name = lead.name or workflow.extract_fields_local(latest)[0].name
         reply = template.render(
             first_name=name.split()[0] if name else "there",
             body="\n\n".join(_paragraphs(lead, latest)),
@@ -72,7 +75,7 @@ def _paragraphs(lead: LeadProfile, latest: str) -> list[str]:
             f"You asked {asked}. I am checking the details with the team and will come "
             "back to you with a precise answer."
         )
-    budget = lead.budget or (parse_budget(lead.message) if lead.message else None)
+    budget = lead.budget or (workflow.parse_budget(lead.message) if lead.message else None)
     if budget:
         paragraphs.append(
             f"I have noted your budget of about {budget:,.0f}, so we can shape a "

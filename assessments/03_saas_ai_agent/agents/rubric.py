@@ -8,10 +8,13 @@ providers agree on what a score means.
 
 from __future__ import annotations
 
+import importlib
 import re
 
-from .extraction import parse_budget
 from .schemas import LeadProfile, Qualification
+
+# Imported with importlib: the package name starts with a digit.
+workflow = importlib.import_module("assessments.01_workflow_automation")
 
 WEIGHTS = {"budget": 0.30, "authority": 0.25, "need": 0.25, "timing": 0.20}
 RUBRIC_MODEL = "bant-rubric-v1"
@@ -106,7 +109,9 @@ def combine(scores: dict[str, float], reasons: dict[str, str]) -> Qualification:
 
 
 def _budget(lead: LeadProfile, text: str) -> tuple[float, str]:
-    amount = lead.budget if lead.budget is not None else (parse_budget(text) if text else None)
+    amount = (
+        lead.budget if lead.budget is not None else (workflow.parse_budget(text) if text else None)
+    )
     if amount is None:
         if _BUDGET_TALK.search(text):
             return 0.2, "asks about pricing but states no budget"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Imported with importlib: the package name starts with a digit.
+LeadFields = importlib.import_module("assessments.01_workflow_automation").LeadFields
 
 Criterion = str  # "budget" | "authority" | "need" | "timing"
 CRITERIA: tuple[Criterion, ...] = ("budget", "authority", "need", "timing")
@@ -35,13 +39,6 @@ class ReplyInput(BaseModel):
     sender: str
 
 
-class ExtractedFields(BaseModel):
-    name: str | None
-    email: str | None
-    phone: str | None
-    budget: float | None
-
-
 # --- HTTP bodies ------------------------------------------------------------------------------
 
 
@@ -66,6 +63,8 @@ class ReplyRequest(BaseModel):
 
 
 class UsagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -73,6 +72,8 @@ class UsagePublic(BaseModel):
 
 
 class AgentRunPublic(BaseModel):
+    """What every agent's answer says about its run (read from an `AgentOutput`)."""
+
     agent: str
     provider: str
     model: str
@@ -81,6 +82,15 @@ class AgentRunPublic(BaseModel):
     prompt_version: str | None
     latency_ms: float
     usage: UsagePublic
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _local_runs_cost_nothing(cls, usage: object) -> object:
+        return (
+            usage
+            if usage is not None
+            else UsagePublic(prompt_tokens=0, completion_tokens=0, total_tokens=0, cost_usd=0.0)
+        )
 
 
 class QualifyResponse(AgentRunPublic):
@@ -95,7 +105,7 @@ class QualifyResponse(AgentRunPublic):
 
 
 class ExtractResponse(AgentRunPublic):
-    fields: ExtractedFields
+    fields: LeadFields  # Assessment 1's
     field_sources: dict[str, str | None] = Field(
         description="Where each field's value came from: llm (found by the model and stated "
         "in the text) or rules; null for an empty field"

@@ -2,10 +2,11 @@
 
 `process_event(runtime, tenant_id, event_id)` is the whole job and the only
 code path: the task in `tasks.py` runs it, in a Celery worker or in process.
-It claims the event first (one conditional UPDATE), so two workers never run
-the same event at once, and its effects are idempotent, so a job retried
-after a crash does no harm. An event whose workers keep dying under it is
-dead-lettered once its attempts are spent, like one that keeps failing.
+The inbox is run by `core.jobs`' lease protocol (`inbox(saas)`): the event is
+claimed first (one conditional UPDATE), so two workers never run it at once,
+and its effects are idempotent, so a job retried after a crash does no harm.
+A failure is retried with exponential backoff; an event that keeps failing, or
+whose workers keep dying under it, is dead-lettered once its attempts are spent.
 Database steps are short transactions in the threadpool; none stays open
 while the CRM or the model answers.
 """
@@ -14,27 +15,44 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import structlog
-from sqlmodel import or_
 from starlette.concurrency import run_in_threadpool
 
+from core.jobs import LeasedJobs
+
 from ..agents.schemas import LeadProfile, Qualification
-from ..agents.service import qualifier, run_agent
-from ..audit import service as audit
+from ..agents.services import qualifier, run_agent
+from ..audit import services as audit
 from ..auth.context import RequestContext
+from ..config import SaasSettings
 from ..crm.client import Contact, CRMError
 from ..crm.models import CrmSync
 from ..db import TenantDB, utcnow
-from ..leads import service as leads
+from ..leads import services as leads
 from ..leads.models import Lead
 from ..runtime import SaasRuntime
-from ..tenants.service import current_tenant
+from ..tenants.services import current_tenant
 from .models import EventStatus, WebhookEvent
 
 log = structlog.get_logger(__name__)
-CLAIMABLE = (EventStatus.PENDING, EventStatus.FAILED, EventStatus.PROCESSING)
+
+
+def inbox(saas: SaasSettings) -> LeasedJobs[WebhookEvent]:
+    """How the `webhook_event` table is run under `core.jobs`' lease protocol."""
+    return LeasedJobs(
+        model=WebhookEvent,
+        key="event_id",
+        due="next_attempt_at",
+        waiting=(EventStatus.PENDING, EventStatus.FAILED),
+        running=EventStatus.PROCESSING,
+        retrying=EventStatus.FAILED,
+        dead=EventStatus.DEAD,
+        lease_seconds=saas.WEBHOOK_LEASE_SECONDS,
+        max_attempts=saas.WEBHOOK_MAX_ATTEMPTS,
+        backoff_base_seconds=saas.WEBHOOK_RETRY_BASE_SECONDS,
+        backoff_max_seconds=saas.WEBHOOK_RETRY_MAX_SECONDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -81,37 +99,18 @@ async def _process(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) ->
 
 
 def claim(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) -> Job | None:
-    """Take the event if it is due: pending, failed and due again, or processing with an
-    expired lease (its worker died). One statement, so only one worker can win.
-    Every claim counts an attempt, so a worker that dies on every try (a crash loop)
-    runs out of attempts too: the event is dead-lettered instead of claimed."""
-    now = utcnow()
-    lease = timedelta(seconds=runtime.saas.WEBHOOK_LEASE_SECONDS)
+    """Take the event if it is due (`core.jobs`); None when it is not ours to run."""
+    events = inbox(runtime.saas)
     with runtime.tenant_db(tenant_id) as db:
-        claimed = db.execute(
-            db.update(WebhookEvent)
-            .where(
-                WebhookEvent.event_id == event_id,
-                or_(*(WebhookEvent.status == status for status in CLAIMABLE)),
-                WebhookEvent.next_attempt_at <= now,
-            )
-            .values(
-                status=EventStatus.PROCESSING,
-                attempts=WebhookEvent.attempts + 1,
-                next_attempt_at=now + lease,
-                updated_at=now,
-            )
-        )
-        db.commit()
-        if claimed != 1:
+        if not events.claim(db.session, event_id, db.owns(WebhookEvent)):
             return None
         event = _event(db, event_id)
         tier = current_tenant(db).subscription_tier
         ctx = RequestContext.system(tenant_id, tier, request_id=f"webhook:{event_id}")
-        if event.attempts > runtime.saas.WEBHOOK_MAX_ATTEMPTS:
-            event.attempts = runtime.saas.WEBHOOK_MAX_ATTEMPTS  # this claim ran nothing
+        if events.attempts_spent(event):
             event.last_error = "attempts spent: the worker running the last one was lost"
-            _dead_letter(db, ctx, event, now)
+            events.retry_or_die(event)
+            _dead_letter(db, ctx, event)
             log.warning("webhook_failed", attempts=event.attempts, status=event.status)
             return None
     return Job(event_id=event_id, contact_id=str(event.payload["data"]["id"]), ctx=ctx)
@@ -184,20 +183,12 @@ def profile_of(contact: Contact) -> LeadProfile:
 
 def record_failure(runtime: SaasRuntime, job: Job, exc: Exception) -> EventStatus:
     """Schedule a retry with exponential backoff, or dead-letter after the last attempt."""
-    saas, now = runtime.saas, utcnow()
     with runtime.tenant_db(job.tenant_id) as db:
         event = _event(db, job.event_id)
         event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if event.attempts >= saas.WEBHOOK_MAX_ATTEMPTS:
-            _dead_letter(db, job.ctx, event, now)
+        if inbox(runtime.saas).retry_or_die(event):
+            _dead_letter(db, job.ctx, event)
         else:
-            delay = min(
-                saas.WEBHOOK_RETRY_MAX_SECONDS,
-                saas.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (event.attempts - 1),
-            )
-            event.status = EventStatus.FAILED
-            event.next_attempt_at = now + timedelta(seconds=delay)
-            event.updated_at = now
             db.session.add(event)
             db.commit()
         log.warning(
@@ -214,14 +205,10 @@ def seconds_until_due(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str)
     the worker holding it); None once it is done or dead."""
     with runtime.tenant_db(tenant_id) as db:
         event = db.first(db.select(WebhookEvent).where(WebhookEvent.event_id == event_id))
-    if event is None or event.status not in CLAIMABLE:
-        return None
-    return max(0.0, (event.next_attempt_at - utcnow()).total_seconds())
+    return inbox(runtime.saas).seconds_until_due(event)
 
 
-def _dead_letter(db: TenantDB, ctx: RequestContext, event: WebhookEvent, now: datetime) -> None:
-    event.status = EventStatus.DEAD
-    event.next_attempt_at = event.updated_at = now
+def _dead_letter(db: TenantDB, ctx: RequestContext, event: WebhookEvent) -> None:
     db.session.add(event)
     audit.record(
         db,

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.exceptions import ConflictException, NotFoundException
 
-from ..audit import service as audit
+from ..audit import services as audit
 from ..auth.context import RequestContext
 from ..db import TenantDB
 from ..runtime import SaasRuntime

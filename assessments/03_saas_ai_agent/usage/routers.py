@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from ..db import utcnow
 from ..dependencies import RuntimeDep, TenantAdmin, TenantDBDep
-from . import service
+from . import services
 from .models import UsageReport
 
 router = APIRouter(tags=["A3 · audit and usage"])
@@ -23,7 +23,7 @@ def read_usage(
     days: Annotated[int | None, Query(ge=1, le=366)] = None,
 ) -> UsageReport:
     """Usage this month (or the last `days` days), with the monthly quota."""
-    since = utcnow() - timedelta(days=days) if days else service.month_start()
-    return service.usage_report(
+    since = utcnow() - timedelta(days=days) if days else services.month_start()
+    return services.usage_report(
         db, monthly_runs=runtime.monthly_agent_runs(ctx.subscription_tier), since=since
     )

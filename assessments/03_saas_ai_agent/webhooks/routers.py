@@ -11,7 +11,7 @@ from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep, WebhookBody
 from ..runtime import SaasRuntime
-from . import service
+from . import services
 from .models import (
     EventStatus,
     WebhookEvent,
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/webhooks", tags=["A3 · webhooks"])
 _SIGNED_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": service.ContactUpdated.model_json_schema()}},
+        "content": {"application/json": {"schema": services.ContactUpdated.model_json_schema()}},
     },
     "parameters": [
         {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
@@ -51,7 +51,7 @@ def _receive_and_enqueue(
     runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]
 ) -> WebhookEvent:
     """Stored first, then handed to whoever runs it; if that fails, the inbox still has it."""
-    event = service.receive(runtime, body, headers)
+    event = services.receive(runtime, body, headers)
     if runtime.worker is not None:
         runtime.worker.enqueue(event.tenant_id, event.event_id)
     return event
@@ -66,7 +66,7 @@ def list_events(
     offset: Offset = 0,
 ) -> WebhookEventsPublic:
     """The tenant's webhook inbox; `?status=dead` lists the dead letters."""
-    rows, count = service.list_events(db, status=status, limit=limit, offset=offset)
+    rows, count = services.list_events(db, status=status, limit=limit, offset=offset)
     return WebhookEventsPublic(
         data=[WebhookEventPublic.model_validate(row) for row in rows], count=count
     )
@@ -75,7 +75,7 @@ def list_events(
 @router.get("/events/{event_id}")
 def read_event(event_id: str, ctx: CanReadCRM, db: TenantDBDep) -> WebhookEventPublic:
     """One inbox event and where it is in its life."""
-    return WebhookEventPublic.model_validate(service.get_event(db, event_id))
+    return WebhookEventPublic.model_validate(services.get_event(db, event_id))
 
 
 @router.post("/events/{event_id}/replay", status_code=status.HTTP_202_ACCEPTED)
@@ -83,7 +83,7 @@ def replay_event(
     event_id: str, ctx: CanWriteCRM, db: TenantDBDep, runtime: RuntimeDep
 ) -> WebhookEventPublic:
     """Queue a dead (or failed) event again with a fresh set of attempts."""
-    event = service.replay(db, ctx, event_id)
+    event = services.replay(db, ctx, event_id)
     if runtime.worker is not None:
         runtime.worker.enqueue(event.tenant_id, event.event_id)
     return WebhookEventPublic.model_validate(event)

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Response, status
 from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadLeads, CanWriteLeads, TenantDBDep
-from . import service
+from . import services
 from .models import Lead, LeadCreate, LeadPublic, LeadsPublic, LeadUpdate
 
 router = APIRouter(prefix="/leads", tags=["A3 · leads"])
 
 
 def get_tenant_lead(lead_id: uuid.UUID, db: TenantDBDep) -> Lead:
-    return service.get_lead(db, lead_id)
+    return services.get_lead(db, lead_id)
 
 
 TenantLead = Annotated[Lead, Depends(get_tenant_lead)]
@@ -26,7 +26,7 @@ TenantLead = Annotated[Lead, Depends(get_tenant_lead)]
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_lead(body: LeadCreate, ctx: CanWriteLeads, db: TenantDBDep) -> LeadPublic:
     """Create a lead in the caller's tenant."""
-    return LeadPublic.model_validate(service.create_lead(db, ctx, body))
+    return LeadPublic.model_validate(services.create_lead(db, ctx, body))
 
 
 @router.get("")
@@ -37,7 +37,7 @@ def list_leads(
     offset: Offset = 0,
 ) -> LeadsPublic:
     """The caller's leads, newest first."""
-    rows, count = service.list_leads(db, limit=limit, offset=offset)
+    rows, count = services.list_leads(db, limit=limit, offset=offset)
     return LeadsPublic(data=[LeadPublic.model_validate(lead) for lead in rows], count=count)
 
 
@@ -52,11 +52,11 @@ def update_lead(
     body: LeadUpdate, ctx: CanWriteLeads, db: TenantDBDep, lead: TenantLead
 ) -> LeadPublic:
     """Change some fields of a lead."""
-    return LeadPublic.model_validate(service.update_lead(db, ctx, lead, body))
+    return LeadPublic.model_validate(services.update_lead(db, ctx, lead, body))
 
 
 @router.delete("/{lead_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_lead(ctx: CanWriteLeads, db: TenantDBDep, lead: TenantLead) -> Response:
     """Delete a lead."""
-    service.delete_lead(db, ctx, lead)
+    services.delete_lead(db, ctx, lead)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from core.exceptions import NotFoundException
 
-from ..audit import service as audit
+from ..audit import services as audit
 from ..auth.context import RequestContext
 from ..db import TenantDB
 from .models import ContactCreate, CrmContact

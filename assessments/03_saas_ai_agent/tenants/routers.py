@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from core.pagination import Limit, Offset
 
 from ..dependencies import PlatformAdmin, RuntimeDep, TenantAdmin, TenantDBDep
-from . import service
+from . import services
 from .models import (
     TenantCreate,
     TenantCreated,
@@ -25,13 +25,13 @@ router = APIRouter(tags=["A3 · tenants"])
 @router.post("/tenants", status_code=status.HTTP_201_CREATED)
 def create_tenant(body: TenantCreate, ctx: PlatformAdmin, runtime: RuntimeDep) -> TenantCreated:
     """Create a tenant and its admin; the webhook secret is shown this once."""
-    return service.create_tenant(runtime, ctx, body)
+    return services.create_tenant(runtime, ctx, body)
 
 
 @router.get("/tenants/me")
 def read_my_tenant(db: TenantDBDep, runtime: RuntimeDep) -> TenantPublic:
     """The caller's tenant, with its rate limit and monthly agent-run quota."""
-    tenant = service.current_tenant(db)
+    tenant = services.current_tenant(db)
     return TenantPublic(
         id=tenant.id,
         name=tenant.name,
@@ -47,7 +47,7 @@ def read_my_tenant(db: TenantDBDep, runtime: RuntimeDep) -> TenantPublic:
 @router.post("/tenants/me/webhook-secret")
 def rotate_webhook_secret(ctx: TenantAdmin, db: TenantDBDep) -> WebhookSecret:
     """Replace the webhook signing secret; the new one is shown this once."""
-    return WebhookSecret(webhook_secret=service.rotate_webhook_secret(db, ctx))
+    return WebhookSecret(webhook_secret=services.rotate_webhook_secret(db, ctx))
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
@@ -55,7 +55,7 @@ def create_user(
     body: UserCreate, ctx: TenantAdmin, db: TenantDBDep, runtime: RuntimeDep
 ) -> UserPublic:
     """Add a user (a member by default) to the caller's tenant."""
-    user = service.create_user(runtime, db, ctx, body)
+    user = services.create_user(runtime, db, ctx, body)
     return UserPublic.model_validate(user, from_attributes=True)
 
 
@@ -67,7 +67,7 @@ def list_users(
     offset: Offset = 0,
 ) -> UsersPublic:
     """The users of the caller's tenant."""
-    users, count = service.list_users(db, limit=limit, offset=offset)
+    users, count = services.list_users(db, limit=limit, offset=offset)
     return UsersPublic(
         data=[UserPublic.model_validate(u, from_attributes=True) for u in users], count=count
     )

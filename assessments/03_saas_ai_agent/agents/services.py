@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from ..audit import service as audit
+from ..audit import services as audit
 from ..auth.context import RequestContext
-from ..leads import service as leads
+from ..leads import services as leads
 from ..runtime import SaasRuntime
-from ..tenants.service import current_tenant
-from ..usage import service as usage
+from ..tenants.services import current_tenant
+from ..usage import services as usage
 from .base import AgentOutput, AIAgent
 from .extractor import EntityExtractor
 from .qualifier import LeadQualifier
@@ -34,7 +34,6 @@ from .schemas import (
     ReplyInput,
     ReplyRequest,
     ReplyResponse,
-    UsagePublic,
 )
 
 InputT = TypeVar("InputT")
@@ -51,7 +50,9 @@ def reply_agent(runtime: SaasRuntime) -> ReplyAgent:
 
 def extractor(runtime: SaasRuntime) -> EntityExtractor:
     return EntityExtractor(
-        llm=runtime.llm, model=runtime.model_for("extract"), settings=runtime.settings
+        llm=runtime.llm,
+        model=runtime.model_for("extract"),
+        default_region=runtime.settings.PHONE_DEFAULT_REGION,
     )
 
 
@@ -180,20 +181,4 @@ def save_qualification(
 
 
 def _run_info(output: AgentOutput[Any]) -> dict[str, Any]:
-    tokens = output.usage
-    info = AgentRunPublic(
-        agent=output.agent,
-        provider=output.provider,
-        model=output.model,
-        fallback=output.fallback,
-        fallback_reason=output.fallback_reason,
-        prompt_version=output.prompt_version,
-        latency_ms=output.latency_ms,
-        usage=UsagePublic(
-            prompt_tokens=tokens.prompt_tokens if tokens else 0,
-            completion_tokens=tokens.completion_tokens if tokens else 0,
-            total_tokens=tokens.total_tokens if tokens else 0,
-            cost_usd=tokens.cost_usd if tokens else 0.0,
-        ),
-    )
-    return info.model_dump()
+    return AgentRunPublic.model_validate(output, from_attributes=True).model_dump()

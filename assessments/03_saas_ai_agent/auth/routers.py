@@ -12,7 +12,7 @@ from core.exceptions import AppException, ValidationException
 
 from ..dependencies import RuntimeDep
 from ..errors import validation_details
-from .service import authenticate_user
+from .services import authenticate_user
 from .tokens import create_access_token
 
 router = APIRouter(prefix="/auth", tags=["A3 · auth"])

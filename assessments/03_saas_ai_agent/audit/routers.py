@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from core.pagination import Limit, Offset
 
 from ..dependencies import TenantAdmin, TenantDBDep
-from . import service
+from . import services
 from .models import AuditLogPublic
 
 router = APIRouter(tags=["A3 · audit and usage"])
@@ -22,4 +22,4 @@ def read_audit_log(
     offset: Offset = 0,
 ) -> AuditLogPublic:
     """Every write and agent run in this tenant, newest first (`?action=` filters)."""
-    return service.list_entries(db, action=action, limit=limit, offset=offset)
+    return services.list_entries(db, action=action, limit=limit, offset=offset)

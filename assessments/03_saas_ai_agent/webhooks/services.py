@@ -20,7 +20,7 @@ from core.exceptions import (
     ValidationException,
 )
 
-from ..audit import service as audit
+from ..audit import services as audit
 from ..auth.context import RequestContext
 from ..db import TenantDB, utcnow
 from ..errors import validation_details

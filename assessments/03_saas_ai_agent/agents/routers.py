@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..dependencies import CanRunAgents, RuntimeDep
-from . import service
+from . import services
 from .schemas import (
     ExtractRequest,
     ExtractResponse,
@@ -23,7 +23,7 @@ async def qualify_lead(
     body: QualifyRequest, ctx: CanRunAgents, runtime: RuntimeDep
 ) -> QualifyResponse:
     """Score a lead 0..1 with reasons; with `lead_id` the score is saved on the lead."""
-    return await service.qualify(runtime, ctx, body)
+    return await services.qualify(runtime, ctx, body)
 
 
 @router.post("/extract")
@@ -31,7 +31,7 @@ async def extract_entities(
     body: ExtractRequest, ctx: CanRunAgents, runtime: RuntimeDep
 ) -> ExtractResponse:
     """Find name, email, phone (E.164) and budget in a text."""
-    return await service.extract(runtime, ctx, body)
+    return await services.extract(runtime, ctx, body)
 
 
 @router.post("/reply")
@@ -39,4 +39,4 @@ async def generate_reply(
     body: ReplyRequest, ctx: CanRunAgents, runtime: RuntimeDep
 ) -> ReplyResponse:
     """Draft a reply to an email thread, using what the tenant knows about the lead."""
-    return await service.reply(runtime, ctx, body)
+    return await services.reply(runtime, ctx, body)

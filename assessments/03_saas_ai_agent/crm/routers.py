@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from core.pagination import Limit, Offset
 
 from ..dependencies import CanReadCRM, CanWriteCRM, TenantDBDep
-from . import service
+from . import services
 from .models import ContactCreate, ContactPublic, ContactsPublic
 
 router = APIRouter(prefix="/crm/contacts", tags=["A3 · CRM"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/crm/contacts", tags=["A3 · CRM"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_contact(body: ContactCreate, ctx: CanWriteCRM, db: TenantDBDep) -> ContactPublic:
     """Create a contact in the embedded CRM."""
-    return ContactPublic.model_validate(service.create_contact(db, ctx, body))
+    return ContactPublic.model_validate(services.create_contact(db, ctx, body))
 
 
 @router.get("")
@@ -29,11 +29,11 @@ def list_contacts(
     offset: Offset = 0,
 ) -> ContactsPublic:
     """The tenant's contacts, newest first."""
-    rows, count = service.list_contacts(db, limit=limit, offset=offset)
+    rows, count = services.list_contacts(db, limit=limit, offset=offset)
     return ContactsPublic(data=[ContactPublic.model_validate(c) for c in rows], count=count)
 
 
 @router.get("/{contact_id}")
 def read_contact(contact_id: uuid.UUID, ctx: CanReadCRM, db: TenantDBDep) -> ContactPublic:
     """One contact, with its AI score once a webhook has been processed."""
-    return ContactPublic.model_validate(service.get_contact(db, contact_id))
+    return ContactPublic.model_validate(services.get_contact(db, contact_id))
