@@ -20,7 +20,7 @@ from core import tasks
 from core.database import check_database
 from core.tasks import InProcessRunner, RetryLater, task
 from tests.a3_saas.helpers import build_client, saas_module, saas_test_settings
-from tests.scale.support import ROOT, process_env
+from tests.processes import ROOT, process_env
 from tests.support import free_port, make_settings
 
 PROCESS_EVENT = saas_module("webhooks.tasks").PROCESS_EVENT
