@@ -26,6 +26,7 @@ AREAS = {
     "contract": "contract",
     "scale": "scale",
     "kit": "kit",
+    "fuzz": "fuzz",
     "browser": "browser",
     "live": "live",
 }
@@ -37,6 +38,7 @@ AREA_TITLES = {
     "contract": "contract",
     "scale": "scale-out (live services)",
     "kit": "grader's kit",
+    "fuzz": "fuzzing (OpenAPI)",
     "browser": "demo in a browser",
     "live": "live (a real LLM server)",
 }
