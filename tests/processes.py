@@ -1,9 +1,10 @@
-"""Servers and workers that tests start as real processes.
+"""Servers and workers that tests start: real processes, or uvicorn on a thread of the test.
 
 Every process is started in its own session and ended by its own process
 group in a `finally`, so a failing test leaves nothing running. A server is
-used once it answers `/health`, polled until a bounded deadline (never after a
-fixed sleep), so a busy machine only makes the wait longer.
+used once it answers (a process: `/health`; a thread: uvicorn's `started`),
+polled until a bounded deadline, never after a fixed sleep: a busy machine
+only makes the wait longer.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 from tests.contract.helpers import wait_for
 from tests.support import free_port
@@ -128,6 +132,27 @@ def api_server(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """The ASGI `app` served by uvicorn on a thread and a free port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        # A server that fails at start ends its thread: stop waiting then.
+        wait_for(
+            lambda: server.started or not thread.is_alive(),
+            timeout=START_TIMEOUT,
+            what=f"uvicorn on :{port}",
+        )
+        assert server.started, f"uvicorn on :{port} exited at start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def answers(url: str) -> bool:
