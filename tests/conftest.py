@@ -57,6 +57,18 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as the app's first start with sample data leaves it: acme-corp and
+    globex-inc ingested, the demo tenants created (read-only: copy it)."""
+    from backend.main import create_app
+
+    data_dir = tmp_path_factory.mktemp("sample-data")
+    with TestClient(create_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
+        pass
+    return data_dir
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     from backend.main import create_app

@@ -18,11 +18,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from backend.main import create_app
 from tests.processes import api_server, process_env
-from tests.support import free_port, make_settings
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -69,25 +67,16 @@ curl() { command curl --silent --show-error --fail-with-body "$@"; echo; }
 REFUSED = re.compile(r'"refused":\s*true')
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder as the demo's first start leaves it (read-only: copy it)."""
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    with TestClient(create_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
-        pass
-    return data_dir
-
-
 @pytest.mark.parametrize("readme", READMES, ids=lambda path: str(path.relative_to(ROOT)))
 def test_the_api_examples_of_a_readme_run_against_a_live_server(
-    readme: Path, demo_data: Path, tmp_path: Path
+    readme: Path, sample_data: Path, tmp_path: Path
 ) -> None:
     for tool in ("curl", "jq"):
         if shutil.which(tool) is None:
             pytest.fail(f"the README examples need {tool}")
     blocks = [block for block in _bash_blocks(readme) if "curl " in block]
     data_dir = tmp_path / "data"
-    shutil.copytree(demo_data, data_dir)
+    shutil.copytree(sample_data, data_dir)  # as the demo's first start leaves it
     env = process_env(
         data_dir, DATABASE_URL=f"sqlite:///{data_dir / 'test.db'}", LOAD_SAMPLE_DATA="true"
     )
