@@ -121,7 +121,7 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
         # FastAPI answers 400 when `json.loads` gives up on a deeply nested body; it is
         # malformed JSON like any other, so 422 as FastAPI answers the rest.
         return JSONResponse(
-            error_body("validation_error", "body: JSON nested too deeply", _request_id(request)),
+            error_body("validation_error", "body: JSON nested too deeply", request_id(request)),
             status_code=422,
         )
     code = _HTTP_CODES.get(exc.status_code, "http_error")

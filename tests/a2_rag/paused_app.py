@@ -14,14 +14,14 @@ from pathlib import Path
 from sqlmodel import Session
 
 from backend.main import app
-from core.vector_store import VectorStore
+from core.faiss_store import FaissVectorStore
 
 _ARMED = Path(os.environ["PAUSE_ARMED_FILE"])
 _REACHED = Path(os.environ["PAUSE_REACHED_FILE"])
-_commit_rows = VectorStore._commit_rows
+_commit_rows = FaissVectorStore._commit_rows
 
 
-def _commit_or_wait_to_be_killed(self: VectorStore, session: Session) -> None:
+def _commit_or_wait_to_be_killed(self: FaissVectorStore, session: Session) -> None:
     if _ARMED.exists():
         _ARMED.unlink()
         _REACHED.touch()
@@ -29,6 +29,6 @@ def _commit_or_wait_to_be_killed(self: VectorStore, session: Session) -> None:
     _commit_rows(self, session)
 
 
-VectorStore._commit_rows = _commit_or_wait_to_be_killed  # type: ignore[method-assign]
+FaissVectorStore._commit_rows = _commit_or_wait_to_be_killed  # type: ignore[method-assign]
 
 __all__ = ["app"]
