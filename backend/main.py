@@ -22,7 +22,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.middleware import (
+    BodySizeLimitMiddleware,
+    NulCharacterMiddleware,
+    RequestContextMiddleware,
+)
 from core.config import Settings, get_settings
 from core.database import (
     WalCheckpointer,
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     register_exception_handlers(app)
+    app.add_middleware(NulCharacterMiddleware)  # inside the size limit: reads bounded bodies
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(
         CORSMiddleware,

@@ -1,4 +1,4 @@
-"""ASGI middleware: request IDs, access log and metrics, body size limit.
+"""ASGI middleware: request IDs, access log and metrics, body size limit, NUL characters.
 
 Written as plain ASGI (not `BaseHTTPMiddleware`) so streamed responses
 (SSE) pass through untouched and the size limit applies to chunked bodies too.
@@ -136,6 +136,55 @@ class BodySizeLimitMiddleware:
             request_id,
         )
         await _send_json(send, 413, body)
+
+
+class NulCharacterMiddleware:
+    """Refuses a NUL character (U+0000) in the path, the query or a JSON or form body with
+    422: PostgreSQL cannot store one in text, so no field accepts it, on any database."""
+
+    _BODY_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or _ENCODED_NUL.search(scope.get("query_string", b"")):
+            await _reject_nul(scope, send)
+            return
+        content_type = (_header(scope, b"content-type") or "").lower()
+        if not content_type.startswith(self._BODY_TYPES):
+            await self.app(scope, receive, send)
+            return
+        # Bodies of these types are read whole by the routes anyway (and the size limit
+        # outside this middleware bounds them).
+        messages = [await receive()]
+        while messages[-1]["type"] == "http.request" and messages[-1].get("more_body"):
+            messages.append(await receive())
+        body = b"".join(message.get("body", b"") for message in messages)
+        pattern = _ESCAPED_NUL if content_type.startswith("application/json") else _ENCODED_NUL
+        if pattern.search(body):
+            await _reject_nul(scope, send)
+            return
+        replay = iter(messages)
+
+        async def replayed_receive() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed_receive, send)
+
+
+# `\u0000` in JSON, unless its backslash is itself escaped (`\\u0000` is text, not a NUL).
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_ENCODED_NUL = re.compile(rb"%00|\x00")
+
+
+async def _reject_nul(scope: Scope, send: Send) -> None:
+    request_id = scope.get("state", {}).get("request_id", "")
+    message = "Text may not contain the NUL character (U+0000)"
+    await _send_json(send, 422, error_body("validation_error", message, request_id))
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -117,6 +117,13 @@ _HTTP_CODES = {
 
 
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # FastAPI answers 400 when `json.loads` gives up on a deeply nested body; it is
+        # malformed JSON like any other, so 422 as FastAPI answers the rest.
+        return JSONResponse(
+            error_body("validation_error", "body: JSON nested too deeply", request_id(request)),
+            status_code=422,
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed"
     if exc.status_code == 404 and message == "Not Found":

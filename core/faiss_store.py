@@ -8,17 +8,15 @@ model and dimension. An index built by another model is refused with a 409
 `vector_chunk` table; a row's id is its vector's FAISS id.
 
 Consistency between the index file and the rows. Every write runs under the
-company's lock: rows are inserted and deleted in an open transaction, the
-in-memory index is changed, the index is saved (temporary file, fsync,
-`os.replace`), and only then is the transaction committed. If anything fails
-before the commit the in-memory index is restored, the old file is still in
-place and the transaction rolls back. If the commit itself fails after the
-save, the index is restored and saved again. Only a crash of the process
-between save and commit can leave the two apart: added vectors without rows
-(harmless: a hit is only returned with its row, and ids are never reused,
-AUTOINCREMENT, so such a vector cannot point at a later chunk), or, for a
-replace or delete, a document's rows without their vectors (not found until the
-document is uploaded again, which replaces its rows).
+company's lock: rows are inserted and deleted in an open transaction, the new
+vectors are added to the in-memory index, the index is saved (temporary file,
+fsync, `os.replace`), the transaction is committed, and only then are the
+replaced or deleted vectors removed and the index saved again. If anything
+fails before the commit, the new vectors are taken out and the transaction
+rolls back. So the saved index never lacks a committed row's vector; a crash
+between a save and its commit leaves only vectors without rows, and loading an
+index drops those (a rolled-back insert gives its ids back on SQLite, so an
+orphan vector would otherwise shadow the next chunk with its id).
 
 One `FaissVectorStore` per process owns a folder: the locks and the loaded indexes
 are in memory, so two processes writing the same company would overwrite each
@@ -238,28 +236,25 @@ class FaissVectorStore(EmbeddingWriter):
             session.add_all(rows)
             session.flush()
             new_ids = np.array([row.id for row in rows], dtype=np.int64)
-            removed_ids, removed_vectors = _stored_vectors(index, old_ids)
-
-            def undo() -> None:
-                index.remove_ids(new_ids)
-                if len(removed_ids):
-                    index.add_with_ids(removed_vectors, removed_ids)
-
-            try:
-                if len(removed_ids):
-                    index.remove_ids(removed_ids)
-                if len(new_ids):
+            # Vectors are added before the commit and removed after it, so the saved index
+            # only ever holds more vectors than rows, never fewer: a crash in between
+            # leaves vectors without rows, which the next load drops.
+            if len(new_ids):
+                try:
                     index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), new_ids)
-                self._save(company_id, index)
-            except BaseException:
-                undo()
-                raise
+                    self._save(company_id, index)
+                except BaseException:
+                    index.remove_ids(new_ids)
+                    raise
             try:
-                session.commit()
+                self._commit_rows(session)
             except BaseException:
-                undo()
-                self._save_after_failure(company_id, index)
+                index.remove_ids(new_ids)
+                self._save_or_log(company_id, index)
                 raise
+            if old_ids:
+                index.remove_ids(np.array(old_ids, dtype=np.int64))
+                self._save_or_log(company_id, index)
         return old_ids if return_removed else new_ids.tolist()
 
     def _lock(self, company_id: str) -> threading.Lock:
@@ -276,6 +271,7 @@ class FaissVectorStore(EmbeddingWriter):
             index = faiss.read_index(str(path))
             if index.d != self._embedder.dimension:
                 raise self._mismatch(company_id, "unknown", index.d)
+            self._drop_vectors_without_rows(company_id, index)
         elif create:
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._embedder.dimension))
         else:
@@ -311,11 +307,28 @@ class FaissVectorStore(EmbeddingWriter):
             self._index_path(company_id), lambda path: faiss.write_index(index, str(path))
         )
 
-    def _save_after_failure(self, company_id: str, index: faiss.IndexIDMap2) -> None:
+    def _save_or_log(self, company_id: str, index: faiss.IndexIDMap2) -> None:
+        """Save after the rows are settled; a failure leaves only vectors the next load drops."""
         try:
             self._save(company_id, index)
         except Exception:
-            log.exception("vector_index_restore_failed", company_id=company_id)
+            log.exception("vector_index_save_failed", company_id=company_id)
+
+    def _commit_rows(self, session: Session) -> None:
+        """The commit that makes a write's rows visible (a seam for the crash-window tests)."""
+        session.commit()
+
+    def _drop_vectors_without_rows(self, company_id: str, index: faiss.IndexIDMap2) -> None:
+        """Repair a crash between a save and its commit: vectors whose row never committed
+        (or whose row's deletion did) are removed and the index saved again."""
+        stored = faiss.vector_to_array(index.id_map)
+        with Session(self._engine) as session:
+            ids = session.exec(select(VectorChunk.id).where(VectorChunk.company_id == company_id))
+            orphans = np.setdiff1d(stored, np.fromiter(ids, dtype=np.int64))
+        if orphans.size:
+            index.remove_ids(orphans)
+            self._save(company_id, index)
+            log.warning("vector_index_repaired", company_id=company_id, removed=int(orphans.size))
 
     def _index_path(self, company_id: str) -> Path:
         return self._index_dir / f"{company_id}.faiss"

@@ -32,7 +32,7 @@ Metadata = Sequence[dict[str, Any]] | dict[str, Any] | None
 
 class VectorChunk(SQLModel, table=True):
     __tablename__ = "vector_chunk"
-    # AUTOINCREMENT on SQLite too: an id is never reused (see core/faiss_store.py).
+    # AUTOINCREMENT on SQLite too: the id of a deleted chunk is never reused.
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)

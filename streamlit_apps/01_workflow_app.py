@@ -10,44 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
 from typing import Any
 
-import httpx
+import api_client
 import streamlit as st
+from api_client import backend_url, plain, show_error
 from streamlit.errors import StreamlitAPIException
 
 API_PREFIX = "/api/01-workflow"
 INTENTS = ["Sales", "Support", "Partnership"]
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def backend_url() -> str:
-    return os.environ.get("BACKEND_URL", "http://127.0.0.1:8000").rstrip("/")
-
-
-def plain(text: object) -> str:
-    """Text safe to put inside Markdown: every Markdown character escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """One API call; the status and the JSON body (or an error body on a transport failure)."""
-    try:
-        with httpx.Client(base_url=backend_url() + API_PREFIX, timeout=60) as client:
-            response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        return 0, {"error": {"code": "unreachable", "message": f"Backend unreachable: {exc}"}}
-    try:
-        return response.status_code, response.json()
-    except ValueError:
-        return response.status_code, {"error": {"code": "bad_response", "message": response.text}}
-
-
-def show_error(status: int, body: Any) -> None:
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    st.error(f"{status or 'no response'} · {plain(error.get('message', 'Request failed'))}")
+    return api_client.call(API_PREFIX, method, path, **kwargs)
 
 
 def show_lead_result(lead: dict[str, Any]) -> None:
@@ -68,7 +43,8 @@ def submit_tab() -> None:
     mode = st.radio("Input", ["Form", "JSON"], horizontal=True, key="submit_mode")
     payload: dict[str, Any] | None = None
     if mode == "Form":
-        with st.form("lead_form"):
+        # Emptied once submitted: the answer below stays, the next lead starts blank.
+        with st.form("lead_form", clear_on_submit=True):
             name = st.text_input("Name", key="lead_name")
             email = st.text_input("Email", key="lead_email")
             phone = st.text_input("Phone", key="lead_phone")
@@ -86,9 +62,12 @@ def submit_tab() -> None:
                 payload = json.loads(raw)
             except json.JSONDecodeError as exc:
                 st.error(f"Not valid JSON: {plain(exc)}")
-    if payload is None:
+    if payload is not None:
+        status, body = call("POST", "/leads", json=payload)
+        st.session_state.last_lead = (status, body)
+    if "last_lead" not in st.session_state:
         return
-    status, body = call("POST", "/leads", json=payload)
+    status, body = st.session_state.last_lead
     if status == 201:
         show_lead_result(body)
     else:
@@ -162,11 +141,21 @@ def browse_tab() -> None:
         hide_index=True,
     )
     if leads:
-        audit_view([lead["id"] for lead in leads])
+        audit_view(leads)
 
 
-def audit_view(lead_ids: list[str]) -> None:
-    lead_id = st.selectbox("Audit trail of lead", lead_ids, key="audit_lead")
+def lead_label(lead: dict[str, Any]) -> str:
+    """How the audit picker names a lead: who, what, when (and the id's start)."""
+    who = lead["fields"].get("name") or lead["fields"].get("email") or "(no name)"
+    when = lead["processed_at"][:16].replace("T", " ")
+    return f"{who} · {lead['intent']} · {when} · {lead['id'][:8]}"
+
+
+def audit_view(leads: list[dict[str, Any]]) -> None:
+    labels = {lead["id"]: lead_label(lead) for lead in leads}
+    lead_id = st.selectbox(
+        "Audit trail of lead", list(labels), format_func=labels.__getitem__, key="audit_lead"
+    )
     status, body = call("GET", f"/leads/{lead_id}/audit")
     if status != 200:
         show_error(status, body)

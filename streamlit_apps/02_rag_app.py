@@ -11,42 +11,26 @@ document cannot inject markup or script into this page.
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 from typing import Any
 
-import httpx
+import api_client
 import streamlit as st
+from api_client import plain, show_error
 from streamlit.errors import StreamlitAPIException
 
-BACKEND_URL = os.environ.get("BACKEND_URL", "http://127.0.0.1:8000").rstrip("/")
-API = f"{BACKEND_URL}/api/02-rag"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:=])")
+API_PREFIX = "/api/02-rag"
 
 # Home.py has already set the page config when this runs as one of its pages.
 with contextlib.suppress(StreamlitAPIException):
     st.set_page_config(page_title="RAG chatbot", page_icon="📚", layout="wide")
 
 
-def plain(text: str) -> str:
-    """Markdown that displays `text` literally (no links, HTML, math or emphasis)."""
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
 def call(method: str, path: str, **kwargs: Any) -> Any:
     """The JSON answer of the backend, or None after showing its error message."""
-    try:
-        response = httpx.request(method, f"{API}{path}", timeout=120, **kwargs)
-    except httpx.HTTPError as exc:
-        st.error(f"Backend not reachable at {BACKEND_URL}: {exc}")
-        return None
-    if response.is_success:
-        return response.json()
-    try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = response.text
-    st.error(f"{response.status_code}: {message}")
+    status, body = api_client.call(API_PREFIX, method, path, **kwargs)
+    if 200 <= status < 300:
+        return body
+    show_error(status, body)
     return None
 
 
@@ -69,13 +53,23 @@ def show_answer(message: dict) -> None:
     if message.get("fallback"):
         details.append("LLM failed, local fallback")
     st.caption(plain(" | ".join(details)))
-    sources = message.get("sources") or []
+    all_sources = message.get("sources") or []
+    # Passages under the similarity threshold that the answer does not cite (hybrid search
+    # found them by keywords) are not sources of this answer: counted, not listed.
+    # The numbers stay those of the answer's [n] markers.
+    sources = [
+        (number, source)
+        for number, source in enumerate(all_sources, start=1)
+        if source.get("cited") or source.get("above_threshold", True)
+    ]
     if sources:
-        cited = sum(1 for source in sources if source.get("cited"))
-        with st.expander(f"Sources ({cited} cited of {len(sources)} retrieved)"):
-            for number, source in enumerate(sources, start=1):
+        cited = sum(1 for _, source in sources if source.get("cited"))
+        with st.expander(f"Sources ({cited} cited of {len(sources)})"):
+            for number, source in sources:
                 st.markdown(plain(f"[{number}] {source['source']} · {source_mark(source)}"))
                 st.caption(plain(source["snippet"]))
+            if hidden := len(all_sources) - len(sources):
+                st.caption(f"{hidden} more passages found by keywords, under the threshold.")
 
 
 def source_mark(source: dict) -> str:

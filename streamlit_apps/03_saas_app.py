@@ -12,53 +12,46 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import api_client
 import streamlit as st
+from api_client import plain, show_error
 from standardwebhooks import Webhook
 from streamlit.errors import StreamlitAPIException
 
 API_PREFIX = "/api/03-saas"
 DEV_ADMIN = ("admin@example.com", "change-me-admin")
 DEMO_TENANT_ADMIN = ("admin@acme.example", "acme-admin-demo")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def backend_url() -> str:
-    return os.environ.get("BACKEND_URL", "http://127.0.0.1:8000").rstrip("/")
-
-
-def plain(text: object) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+# Suggested in the contact form: the first one the tenant does not have yet.
+SAMPLE_CONTACTS = [
+    {
+        "name": "Lena Fischer",
+        "email": "lena@fabrikam.example",
+        "company": "Fabrikam",
+        "message": "Head of Sales here. We need a CRM assistant ASAP; 40k budget approved.",
+    },
+    {
+        "name": "Omar Haddad",
+        "email": "omar@tailspin.example",
+        "company": "Tailspin Toys",
+        "message": "VP Operations. We plan to roll out next quarter; budget around $60k.",
+    },
+    {
+        "name": "Mei Tanaka",
+        "email": "mei@wingtip.example",
+        "company": "Wingtip",
+        "message": "CTO here; evaluating vendors this month, budget $35k.",
+    },
+]
 
 
 def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """One API call as the signed-in user; the status and the JSON body."""
-    headers = dict(kwargs.pop("headers", {}))  # a copy: the caller may show what it sent
-    if token := st.session_state.get("token"):
-        headers.setdefault("Authorization", f"Bearer {token}")
-    try:
-        with httpx.Client(base_url=backend_url() + API_PREFIX, timeout=60) as client:
-            response = client.request(method, path, headers=headers, **kwargs)
-    except httpx.HTTPError as exc:
-        return 0, {"error": {"message": f"Backend unreachable: {exc}"}}
-    if response.status_code == 204:
-        return 204, {}
-    try:
-        return response.status_code, response.json()
-    except ValueError:
-        return response.status_code, {"error": {"message": response.text}}
-
-
-def show_error(status: int, body: Any) -> None:
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    st.error(f"{status or 'no response'} · {plain(error.get('message', 'Request failed'))}")
+    """One API call as the signed-in user."""
+    return api_client.call(API_PREFIX, method, path, token=st.session_state.get("token"), **kwargs)
 
 
 def sign_in(email: str, password: str) -> bool:
@@ -78,7 +71,7 @@ def sidebar() -> None:
         if "token" in st.session_state:
             st.text(f"Signed in as {st.session_state.email}")
             if st.button("Sign out", key="sign_out"):
-                for key in ("token", "email", "webhook_secret"):
+                for key in ("token", "email", "webhook_secret", "agent_results"):
                     st.session_state.pop(key, None)
                 st.rerun()
             return
@@ -157,6 +150,8 @@ def show_run(body: dict[str, Any]) -> None:
 
 
 def agents_tab() -> None:
+    # Each agent's last answer is kept: running one agent leaves the others' results shown.
+    results: dict[str, tuple[int, Any]] = st.session_state.setdefault("agent_results", {})
     qualify, extract, reply = st.columns(3)
     with qualify:
         st.markdown("**Lead qualifier**")
@@ -164,14 +159,8 @@ def agents_tab() -> None:
         message = st.text_area("…or a message", key="qualify_message", value="")
         if st.button("Qualify", key="run_qualify"):
             payload = {"lead_id": lead_id} if lead_id else {"lead": {"message": message}}
-            status, body = call("POST", "/agents/qualify", json=payload)
-            if status == 200:
-                st.metric("Score", f"{body['score']:.2f}")
-                for reason in body["reasons"]:
-                    st.text(reason)
-                show_run(body)
-            else:
-                show_error(status, body)
+            results["qualify"] = call("POST", "/agents/qualify", json=payload)
+        show_result(results.get("qualify"), show_score)
     with extract:
         st.markdown("**Entity extractor**")
         text = st.text_area(
@@ -180,12 +169,8 @@ def agents_tab() -> None:
             value="Hi, I'm Jane Doe (jane@example.com, +1 415 555 2671). Budget: $25k.",
         )
         if st.button("Extract", key="run_extract"):
-            status, body = call("POST", "/agents/extract", json={"text": text})
-            if status == 200:
-                st.json(body["fields"])
-                show_run(body)
-            else:
-                show_error(status, body)
+            results["extract"] = call("POST", "/agents/extract", json={"text": text})
+        show_result(results.get("extract"), lambda body: st.json(body["fields"]))
     with reply:
         st.markdown("**Reply generator**")
         lead_id = pick_lead("reply_lead")
@@ -193,14 +178,26 @@ def agents_tab() -> None:
             "Email thread", key="reply_thread", value="Hello, do you integrate with Salesforce?"
         )
         if st.button("Draft reply", key="run_reply"):
-            status, body = call(
-                "POST", "/agents/reply", json={"thread": thread, "lead_id": lead_id}
-            )
-            if status == 200:
-                st.text(body["reply"])
-                show_run(body)
-            else:
-                show_error(status, body)
+            payload = {"thread": thread, "lead_id": lead_id}
+            results["reply"] = call("POST", "/agents/reply", json=payload)
+        show_result(results.get("reply"), lambda body: st.text(body["reply"]))
+
+
+def show_score(body: dict[str, Any]) -> None:
+    st.metric("Score", f"{body['score']:.2f}")
+    for reason in body["reasons"]:
+        st.text(reason)
+
+
+def show_result(result: tuple[int, Any] | None, show: Any) -> None:
+    if result is None:
+        return
+    status, body = result
+    if status != 200:
+        show_error(status, body)
+        return
+    show(body)
+    show_run(body)
 
 
 def signed_webhook(secret: str, tenant_id: str, contact_id: str) -> tuple[bytes, dict[str, str]]:
@@ -227,23 +224,30 @@ def wait_for_event(event_id: str, timeout: float = 10.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def suggested_contact(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A sample contact the tenant does not have yet (by email); blank once all are in."""
+    taken = {row["email"] for row in rows}
+    blank = {"name": "", "email": "", "company": "", "message": ""}
+    return next((c for c in SAMPLE_CONTACTS if c["email"] not in taken), blank)
+
+
 def crm_tab(tenant: dict[str, Any]) -> None:
-    with st.form("create_contact"):
-        name = st.text_input("Contact name", value="Lena Fischer", key="contact_name")
-        email = st.text_input("Email", value="lena@fabrikam.example", key="contact_email")
-        company = st.text_input("Company", value="Fabrikam", key="contact_company")
-        message = st.text_area(
-            "Message",
-            value="Head of Sales here. We need a CRM assistant ASAP; 40k budget approved.",
-            key="contact_message",
-        )
+    _, contacts = call("GET", "/crm/contacts", params={"limit": 200})
+    rows = contacts.get("data", [])
+    suggestion = suggested_contact(rows)
+    # Keyed by the suggestion, so the form shows the next one once a contact is created.
+    with st.form(f"create_contact_{suggestion['email']}", clear_on_submit=True):
+        name = st.text_input("Contact name", value=suggestion["name"])
+        email = st.text_input("Email", value=suggestion["email"])
+        company = st.text_input("Company", value=suggestion["company"])
+        message = st.text_area("Message", value=suggestion["message"])
         if st.form_submit_button("Create contact", key="create_contact_submit"):
             payload = {"name": name, "email": email, "company": company, "message": message}
+            payload = {key: value for key, value in payload.items() if value}
             status, body = call("POST", "/crm/contacts", json=payload)
-            if status != 201:
-                show_error(status, body)
-    _, contacts = call("GET", "/crm/contacts")
-    rows = contacts.get("data", [])
+            if status == 201:
+                st.rerun()
+            show_error(status, body)
     st.dataframe(
         [{c: row[c] for c in ("name", "email", "company", "ai_score", "id")} for row in rows],
         hide_index=True,
@@ -296,8 +300,23 @@ def usage_tab() -> None:
     st.metric("Agent runs this month", f"{usage['agent_runs_this_month']} / {quota}")
     st.dataframe(usage["data"], hide_index=True)
     _, audit = call("GET", "/audit", params={"limit": 50})
-    columns = ("created_at", "action", "resource_type", "resource_id", "user_id")
-    st.dataframe([{c: e[c] for c in columns} for e in audit.get("data", [])], hide_index=True)
+    # A table, not a grid: action names and emails are shown whole.
+    st.table(audit_rows(audit.get("data", [])))
+
+
+def audit_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who did what: the user's email (members cannot list users: their id), or "system"."""
+    status, users = call("GET", "/users", params={"limit": 200})
+    emails = {user["id"]: user["email"] for user in users["data"]} if status == 200 else {}
+    return [
+        {
+            "when": entry["created_at"][:19].replace("T", " "),
+            "action": entry["action"],
+            "resource": f"{entry['resource_type']} {entry['resource_id'] or ''}".strip(),
+            "by": emails.get(entry["user_id"], entry["user_id"]) if entry["user_id"] else "system",
+        }
+        for entry in entries
+    ]
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ AREAS = {
     "contract": "contract",
     "scale": "scale",
     "kit": "kit",
+    "fuzz": "fuzz",
     "browser": "browser",
     "live": "live",
 }
@@ -37,6 +38,7 @@ AREA_TITLES = {
     "contract": "contract",
     "scale": "scale-out (live services)",
     "kit": "grader's kit",
+    "fuzz": "fuzzing (OpenAPI)",
     "browser": "demo in a browser",
     "live": "live (a real LLM server)",
 }
@@ -53,6 +55,18 @@ def _forget_structured_output_refusals() -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as the app's first start with sample data leaves it: acme-corp and
+    globex-inc ingested, the demo tenants created (read-only: copy it)."""
+    from backend.main import create_app
+
+    data_dir = tmp_path_factory.mktemp("sample-data")
+    with TestClient(create_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
+        pass
+    return data_dir
 
 
 @pytest.fixture

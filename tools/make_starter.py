@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COPIED = (
     ".ci",
     ".gitignore",
+    "LICENSE",
     "Makefile",
     "README.md",
     "pyproject.toml",
@@ -48,6 +49,7 @@ COPIED = (
     "tests/conftest.py",
     "tests/support.py",
     "tests/services.py",
+    "tests/processes.py",
     "tests/core",
     "tests/contract",
     "bench/bench_core.py",

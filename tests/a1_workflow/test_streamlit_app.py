@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from backend.main import create_app
-from tests.support import free_port, make_settings
+from tests.processes import serve_in_thread
+from tests.support import make_settings
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_apps" / "01_workflow_app.py"
 
 
 @pytest.fixture
 def backend_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(make_settings(tmp_path)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the backend did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(make_settings(tmp_path))) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Fixtures for the RAG chatbot tests.
 
 Embedding the sample documents takes seconds on a laptop CPU, so it happens
-once per test session: `sample_data` is a data folder (database + FAISS
-indexes) built by the app's own start-up, and every test that wants the
+once per test session: `sample_data` (tests/conftest.py) is a data folder
+(database + FAISS indexes) built by the app's own start-up, and every test that wants the
 sample companies gets a fresh copy of it — its own database, its own indexes.
 
 Every test that takes `sample_settings` / `sample_client` / `store_settings`
@@ -31,15 +31,6 @@ from tests.support import make_settings
 from .helpers import copy_sample_data
 
 STORES = ("faiss", "pgvector")
-
-
-@pytest.fixture(scope="session")
-def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with acme-corp and globex-inc ingested (read-only: copy it)."""
-    data_dir = tmp_path_factory.mktemp("rag-sample-data")
-    with TestClient(create_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
-        pass
-    return data_dir
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from backend.main import create_app
 from core.config import PROJECT_ROOT, Settings
-from tests.support import free_port
+from tests.contract.helpers import wait_for
+from tests.processes import serve_in_thread
 
 APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
 
@@ -22,20 +20,9 @@ APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
 def backend_url(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     # Files from 2 kB up are ingested in the background here, to show the jobs quickly.
     settings = sample_settings.model_copy(update={"INGEST_ASYNC_MIN_BYTES": 2_000})
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("BACKEND_URL", url)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings)) as url:
+        monkeypatch.setenv("BACKEND_URL", url)
+        yield url
 
 
 def markdown_texts(app: AppTest) -> list[str]:
@@ -95,13 +82,14 @@ def test_background_ingests_are_followed_in_the_sidebar(backend_url: str) -> Non
     )
     assert response.status_code == 202, response.text
     [job] = response.json()["jobs"]
-    deadline = time.monotonic() + 60
-    while httpx.get(f"{backend_url}/api/02-rag/ingest-jobs/{job['id']}").json()["status"] not in (
-        "done",
-        "failed",
-    ):
-        assert time.monotonic() < deadline, "the job did not finish"
-        time.sleep(0.1)
+    wait_for(
+        lambda: (
+            httpx.get(f"{backend_url}/api/02-rag/ingest-jobs/{job['id']}").json()["status"]
+            in ("done", "failed")
+        ),
+        timeout=120,
+        what="the ingest job to finish",
+    )
 
     app = AppTest.from_file(str(APP), default_timeout=60)
     app.session_state["ingest_jobs"] = [job["id"]]

@@ -35,3 +35,16 @@ def test_deleted_lead_answers_404(api: Api) -> None:
 
     assert api.delete(f"/leads/{lead['id']}", headers=tenant.headers).status_code == 204
     assert api.get(f"/leads/{lead['id']}", headers=tenant.headers).status_code == 404
+
+
+def test_a_nul_character_in_a_lead_or_contact_is_422_and_stores_nothing(api: Api) -> None:
+    # PostgreSQL cannot store U+0000 in text: it was a 500 there (schemathesis found it).
+    tenant = api.create_tenant()
+
+    lead = api.post("/leads", headers=tenant.headers, json={"name": "Dana\x00 Scully"})
+    contact = api.post("/crm/contacts", headers=tenant.headers, json={"name": "Fox\x00"})
+
+    assert (lead.status_code, contact.status_code) == (422, 422)
+    assert lead.json()["error"]["code"] == contact.json()["error"]["code"] == "validation_error"
+    assert api.get("/leads", headers=tenant.headers).json()["count"] == 0
+    assert api.get("/crm/contacts", headers=tenant.headers).json()["count"] == 0

@@ -3,18 +3,16 @@ and send a signed webhook whose score lands on the contact."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from tests.a3_saas.helpers import saas_test_settings
-from tests.support import free_port, make_settings
+from tests.processes import serve_in_thread
+from tests.support import make_settings
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_apps" / "03_saas_app.py"
 
@@ -25,19 +23,9 @@ def live_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
     app = create_app(make_settings(tmp_path))
     app.state.saas_settings = saas_test_settings(WEBHOOK_WORKER_ENABLED=True)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the backend did not start"
-        time.sleep(0.05)
-    monkeypatch.setenv("BACKEND_URL", url)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        monkeypatch.setenv("BACKEND_URL", url)
+        yield url
 
 
 def test_demo_creates_a_tenant_runs_an_agent_and_scores_a_contact_by_webhook(

@@ -146,8 +146,20 @@ def browser(workdir: Path, streamlit: str) -> Iterator[Browser]:
         session.quit()
 
 
+def test_the_home_page_links_each_assessment_and_each_opens_at_its_own_address(
+    browser: Browser, streamlit: str
+) -> None:
+    browser.open(f"{streamlit}/")
+    home = browser.wait_for_text(r"AI Engineering Assessments", r"3 · Multi-tenant AI agents")
+    browser.open(f"{streamlit}/workflow")  # a link or a reload: the page itself
+    workflow = browser.wait_for_text(r"Lead-intent workflow", r"Submit a lead")
+
+    assert "1 · Lead-intent workflow" in home and "2 · RAG chatbot" in home, home[-1500:]
+    assert "Page not found" not in workflow, workflow[-1500:]
+
+
 def test_workflow_page_classifies_a_lead(browser: Browser, streamlit: str, backend: str) -> None:
-    browser.open(f"{streamlit}/")  # the first page is the default one, served at /
+    browser.open(f"{streamlit}/workflow")
     browser.type(field("Message"), SALES_LEAD)
     browser.click(button("Process lead"))
     text = browser.wait_for_text(
@@ -166,13 +178,25 @@ def test_workflow_page_classifies_a_lead(browser: Browser, streamlit: str, backe
     assert lead["intent"] == "Sales", lead
     assert lead["fields"]["phone"] == "+14155550134", lead
     assert lead["fields"]["budget"] == 50_000, lead
+    # The form is emptied for the next lead; the answer stays.
+    assert browser.value(field("Message")) == ""
+    assert f"Lead id: {lead_id}" in browser.text()
+
+
+def test_workflow_audit_picker_names_leads_not_bare_ids(browser: Browser, streamlit: str) -> None:
+    browser.open(f"{streamlit}/workflow")
+    browser.click(tab("Browse leads"))
+    browser.wait_for_text(r"Audit trail of lead")
+    chosen = browser.value(field("Audit trail of lead", tag="input"))
+    label = r".+ · (Sales|Support|Partnership) · \d{4}-\d\d-\d\d \d\d:\d\d · [0-9a-f]{8}"
+    assert re.fullmatch(label, chosen), chosen
 
 
 def test_rag_page_answers_with_sources(browser: Browser, streamlit: str) -> None:
     browser.open(f"{streamlit}/rag")
     browser.wait_for_text(r"Documents \(\d+\)")  # the sidebar has loaded the sample company
     browser.type('//textarea[@data-testid="stChatInputTextArea"]', RAG_QUESTION + ENTER)
-    browser.wait_for_text(r"Sources \(\d+ cited of \d+ retrieved\)", timeout=60)
+    browser.wait_for_text(r"Sources \(\d+ cited of \d+\)", timeout=60)
     browser.click('//details/summary[contains(normalize-space(.), "Sources (")]')
     text = browser.wait_for_text(r"\[1\] \S+ · similarity 0\.\d+")
     browser.screenshot(SCREENSHOTS / "02_rag_answer_with_sources.png")
@@ -181,12 +205,26 @@ def test_rag_page_answers_with_sources(browser: Browser, streamlit: str) -> None
     assert "Refused" not in text, text[-1500:]
     assert "cited in the answer" in text, text[-1500:]
     assert re.search(r"confidence 0\.\d\d", text), text[-1500:]
+    # Listed: what the answer cites and what passed the 0.45 threshold, nothing else.
+    listed = re.findall(
+        r"\[\d+\] \S+ · similarity (\d\.\d+)[^·]* · (cited in the answer|not cited)", text
+    )
+    assert listed, text[-1500:]
+    assert all(float(score) >= 0.45 or mark == "cited in the answer" for score, mark in listed)
 
 
 def test_saas_page_qualifies_a_contact_after_a_webhook(browser: Browser, streamlit: str) -> None:
     browser.open(f"{streamlit}/saas")
     browser.click(button("Sign in"))  # the platform admin's dev credentials are prefilled
     browser.click(button("Create tenant"), timeout=60)  # then signed in as its admin
+    browser.click(tab("Agents"), timeout=60)
+    browser.type(field("…or a message"), "CTO here: we need this ASAP, budget $80k.")
+    browser.click(button("Qualify"))
+    browser.wait_for_text(r"Score\s+\d\.\d\d", timeout=60)
+    browser.click(button("Extract"))
+    agents = browser.wait_for_text(r"Jane Doe", r"agent extract", timeout=60)
+    assert re.search(r"Score\s+\d\.\d\d", agents), agents[-1500:]  # still shown
+    assert "agent qualify" in agents, agents[-1500:]
     browser.click(tab("CRM & webhooks"), timeout=60)
     browser.click(button("Create contact"))  # a prefilled contact
     browser.click(button("Send webhook"))  # shown once the tenant has a contact
@@ -199,3 +237,11 @@ def test_saas_page_qualifies_a_contact_after_a_webhook(browser: Browser, streaml
     lead = re.search(r"Lead ai_score\s+(\S+)", text).group(1)  # type: ignore[union-attr]
     assert 0 < float(contact) <= 1, text[-1500:]
     assert lead == contact, text[-1500:]
+    # The next suggestion is a contact the tenant does not have yet.
+    assert browser.value(field("Contact name")) not in ("", "Lena Fischer")
+    browser.click(tab("Usage & audit"))
+    audit = browser.wait_for_text(r"webhook\.processed", r"crm_contact\.created")
+    assert re.search(r"crm_contact\.created\s+crm_contact \S+\s+admin-\w+@demo\.example", audit), (
+        audit[-1500:]
+    )
+    assert re.search(r"webhook\.processed\s+webhook_event msg_\w+\s+system", audit), audit[-1500:]

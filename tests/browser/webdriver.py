@@ -155,6 +155,11 @@ class Browser:
             self._session("POST", f"/element/{element}/clear")
         self._session("POST", f"/element/{element}/value", {"text": text})
 
+    def value(self, xpath: str) -> str:
+        """What an input or text area holds now (its `value` property)."""
+        element = self.find(xpath)
+        return str(self._session("GET", f"/element/{element}/property/value") or "")
+
     def wait_for(self, check: Callable[[], T | None], *, timeout: float, what: str) -> T:
         deadline = time.monotonic() + timeout
         while True:

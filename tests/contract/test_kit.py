@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from io import BytesIO
@@ -23,6 +22,7 @@ import pytest
 
 from grader.report import build, read_junit, render
 from tests.contract.helpers import expect, items_of, make_pdf, sign_webhook, sse_events
+from tests.processes import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,22 +97,13 @@ def test_suite_stops_with_one_message_when_the_server_is_down() -> None:
 @pytest.fixture
 def other_server() -> Iterator[str]:
     """A server that answers /health but speaks another contract."""
-    import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI()
     app.get("/health")(lambda: {"ok": True})
     app.get("/items")(lambda: [])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def test_suite_stops_with_one_message_on_another_contract(other_server: str) -> None:

@@ -142,21 +142,60 @@ def test_schema_violation_is_422_with_field_details(probe_client: TestClient) ->
     assert error["details"][0]["loc"] == ["body", "value"]
 
 
-def test_a_deeply_nested_json_body_is_a_4xx_on_every_route_that_takes_a_body(
+def test_a_deeply_nested_json_body_is_malformed_json_422_on_every_route_that_takes_a_body(
     client: TestClient,
 ) -> None:
+    # Assessment 3's routes without a body and its webhook intake (the signature comes before
+    # the body) answer an unauthenticated caller 401 first.
     nested = b"[" * 2000 + b"]" * 2000
-    tried = 0
+    answers = {}
     for template, operations in client.get("/openapi.json").json()["paths"].items():
         path = re.sub(r"{[^}]+}", "x", template)
         for method in {"post", "put", "patch"} & set(operations):
             response = client.request(
                 method, path, content=nested, headers={"content-type": "application/json"}
             )
-            tried += 1
-            assert 400 <= response.status_code < 500, (method, path, response.text)
             assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
-    assert tried > 10  # the OpenAPI paths were really walked
+            answers[f"{method} {template}"] = (response.status_code, response.json()["error"])
+    saas = {key: answers.pop(key) for key in list(answers) if "/api/03-saas/" in key}
+    webhook = saas.pop("post /api/03-saas/webhooks/crm/contact.updated")
+
+    assert len(answers) > 5 and len(saas) > 5  # the OpenAPI paths were really walked
+    assert {(status, error["code"]) for status, error in answers.values()} == {
+        (422, "validation_error")
+    }
+    assert {status for status, _ in saas.values()} == {401, 422}
+    assert saas["post /api/03-saas/leads"][0] == saas["post /api/03-saas/auth/token"][0] == 422
+    assert webhook[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/api/01-workflow/leads", {"content": b'{"message": "Quote\\u0000 please"}'}),
+        ("post", "/api/02-rag/chat", {"content": b'{"query": "refund\\u0000"}'}),
+        ("get", "/api/02-rag/documents?company_id=acme%00corp", {}),
+        ("get", "/api/02-rag/sessions/abc%00/messages", {}),
+        ("post", "/api/03-saas/auth/token", {"data": {"username": "a\x00@b.example"}}),
+    ],
+)
+def test_a_nul_character_in_any_text_is_422(
+    client: TestClient, method: str, path: str, kwargs: dict
+) -> None:
+    headers = {"content-type": "application/json"} if "content" in kwargs else {}
+
+    response = client.request(method, path, headers=headers, **kwargs)
+
+    error = _assert_error_shape(response, 422, "validation_error")
+    assert "NUL" in error["message"]
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client: TestClient) -> None:
+    lead = {"message": "Our path is C:\\u0000\\files, we need a quote for 40 seats"}
+
+    response = client.post("/api/01-workflow/leads", json=lead)
+
+    assert response.status_code == 201, response.text
 
 
 def test_app_exceptions_map_to_their_status(probe_client: TestClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -11,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from backend.main import create_app
 from core.database import WalCheckpointer, create_db_engine
+from tests.contract.helpers import wait_for
 from tests.support import make_settings
 
 ROW = "x" * 2000  # a row per page or so: a few hundred rows take the WAL past 1,000 pages
@@ -61,10 +61,12 @@ def test_the_thread_checkpoints_while_requests_commit(tmp_path: Path) -> None:
     try:
         size_before = path.stat().st_size
         write_rows(engine, 300)
-        deadline = time.monotonic() + 10
-        while path.stat().st_size <= size_before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert path.stat().st_size > size_before
+        wait_for(
+            lambda: path.stat().st_size > size_before,
+            timeout=60,
+            what="a checkpoint to grow the database file",
+            interval=0.05,
+        )
     finally:
         checkpointer.stop()
         engine.dispose()

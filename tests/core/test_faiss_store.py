@@ -6,6 +6,7 @@ checks, concurrent writers) is checked on each in test_pgvector_store.py.
 
 from __future__ import annotations
 
+import anyio
 import faiss
 import pytest
 
@@ -107,3 +108,101 @@ async def test_the_index_is_saved_and_reloaded_by_a_new_store(store, engine, emb
     assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
     assert reopened.has_index("acme")
     assert results[0].chunk_id == ids[2]
+
+
+class Crash(Exception):
+    """The process dies: nothing after this point runs."""
+
+
+@pytest.fixture
+def crash_before_commit(index_dir, monkeypatch):
+    """Run a write that dies between saving the index and committing its rows.
+
+    The rows roll back as they would after a crash; the index files are put back as the
+    write had saved them, before the in-memory undo could save them again.
+    """
+
+    saved: dict = {}
+
+    def die(self, session):
+        saved.update({path: path.read_bytes() for path in index_dir.iterdir()})
+        monkeypatch.undo()
+        raise Crash
+
+    async def write(call):
+        monkeypatch.setattr(FaissVectorStore, "_commit_rows", die)
+        with pytest.raises(Crash):
+            await call()
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+    return write
+
+
+def _index_ids(index_dir, company_id="acme"):
+    index = faiss.read_index(str(index_dir / f"{company_id}.faiss"))
+    return sorted(faiss.vector_to_array(index.id_map).tolist())
+
+
+def _row_ids(engine, company_id="acme"):
+    from sqlmodel import Session, select
+
+    with Session(engine) as session:
+        statement = select(VectorChunk.id).where(VectorChunk.company_id == company_id)
+        return sorted(session.exec(statement))
+
+
+@pytest.mark.anyio
+async def test_a_crash_before_a_replace_commits_keeps_the_old_document_searchable(
+    store, engine, embedder, index_dir, crash_before_commit
+):
+    await add_docs(store)
+
+    await crash_before_commit(
+        lambda: store.replace_document(
+            document_id="handbook", documents=["Penguins huddle together."], company_id="acme"
+        )
+    )
+    crashed_on_disk = _index_ids(index_dir)
+    restarted = FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+    results = await search(restarted, PRICE_QUESTION, k=10, threshold=-1.0)
+
+    assert len(crashed_on_disk) == len(DOCS) + 1
+    assert sorted(r.text for r in results) == sorted(DOCS)
+    assert _index_ids(index_dir) == _row_ids(engine)
+
+
+@pytest.mark.anyio
+async def test_after_a_crash_before_commit_the_next_chunk_is_found_by_its_own_vector(
+    store, engine, embedder, index_dir, crash_before_commit
+):
+    # The rolled-back insert gives its id back: the next chunk gets the orphan vector's id.
+    await crash_before_commit(
+        lambda: store.add_documents(documents=["Penguins huddle together."], company_id="acme")
+    )
+    restarted = FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+    [chunk_id] = await restarted.add_documents(documents=[DOCS[2]], company_id="acme")
+    penguin_hits = await search(restarted, "How do penguins keep warm?", k=4, threshold=0.3)
+    price_hits = await search(restarted, PRICE_QUESTION)
+
+    assert penguin_hits == []
+    assert [(r.chunk_id, r.text) for r in price_hits] == [(chunk_id, DOCS[2])]
+    assert _index_ids(index_dir) == _row_ids(engine) == [chunk_id]
+
+
+@pytest.mark.anyio
+async def test_a_crash_before_a_delete_commits_changes_nothing(
+    store, engine, embedder, index_dir, crash_before_commit
+):
+    await add_docs(store)
+
+    await crash_before_commit(lambda: anyio.to_thread.run_sync(_delete_handbook, store))
+    restarted = FaissVectorStore(engine=engine, embedder=embedder, index_dir=index_dir)
+    results = await search(restarted, PRICE_QUESTION, k=10, threshold=-1.0)
+
+    assert sorted(r.text for r in results) == sorted(DOCS)
+    assert _index_ids(index_dir) == _row_ids(engine)
+
+
+def _delete_handbook(store):
+    return store.delete_document("handbook", company_id="acme")

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,8 @@ import httpx
 import pytest
 
 from backend.main import create_app
+from tests.contract.helpers import wait_for
+from tests.processes import START_TIMEOUT, answers
 from tests.support import free_port, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,15 +134,13 @@ def starter_server(starter: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                pytest.fail(f"the starter's backend exited at start:\n{log.read_text()[-3000:]}")
-            try:
-                httpx.get(f"{url}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
+        wait_for(
+            lambda: server.poll() is not None or answers(f"{url}/health"),
+            timeout=START_TIMEOUT,
+            what="the starter's backend",
+        )
+        if server.poll() is not None:
+            pytest.fail(f"the starter's backend exited at start:\n{log.read_text()[-3000:]}")
         yield url
     finally:
         server.terminate()

@@ -1,16 +1,12 @@
-"""Processes for the scale-out tests: Celery workers, uvicorn servers, a broker that can vanish.
+"""Processes for the scale-out tests: Celery workers and a broker that can vanish.
 
-Every process is started in its own session and ended by its own process
-group in a `finally`, so a failing test leaves nothing running; every queue is
-named for the test run and deleted afterwards.
+Processes come from `tests.processes` (own session, ended by process group in a
+`finally`); every queue is named for the test run and deleted afterwards.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import uuid
@@ -21,79 +17,8 @@ from pathlib import Path
 from kombu import Connection
 
 from tests.contract.helpers import wait_for
+from tests.processes import Process
 from tests.support import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-# Settings a subprocess must not inherit from the developer's shell (nor any SAAS_*).
-_SCRUBBED = {
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_QUEUE",
-    "VECTOR_STORE",
-    "PGVECTOR_DATABASE_URL",
-}
-
-
-def process_env(data_dir: Path, **settings: str) -> dict[str, str]:
-    """The environment of an API or worker process: offline, test mode, `settings` on top."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _SCRUBBED and not key.startswith("SAAS_")
-    }
-    env.update(
-        ENVIRONMENT="test",
-        DATA_DIR=str(data_dir),
-        LLM_PROVIDER="local",
-        EMBEDDING_PROVIDER="local",
-        LOAD_SAMPLE_DATA="false",
-        JWT_SECRET="scale-test-secret-" + "x" * 32,
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(settings)
-    return env
-
-
-class Process:
-    """A child process in its own session, its output in a log file."""
-
-    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=dict(env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the machine died, nothing gets to clean up."""
-        self._signal(signal.SIGKILL)
-        self.popen.wait(timeout=10)
-        self._log.close()
-
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM, then SIGKILL for anything left in the group."""
-        if self.popen.poll() is None:
-            self._signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=timeout)
-        self.kill()
-
-    def _signal(self, signum: int) -> None:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signum)
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from backend.main import create_app
 from core.config import Settings
 from tests.a2_rag.helpers import API, ask, documents, upload
 from tests.contract.helpers import wait_for
-from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env
+from tests.processes import process_env
+from tests.scale.support import TcpProxy, broker_queue, celery_worker
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
 

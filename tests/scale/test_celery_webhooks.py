@@ -18,7 +18,8 @@ import pytest
 
 from tests.a3_saas.helpers import Api, TenantHandle, build_client, saas_module, saas_test_settings
 from tests.contract.helpers import wait_for
-from tests.scale.support import TcpProxy, broker_queue, celery_worker, process_env
+from tests.processes import process_env
+from tests.scale.support import TcpProxy, broker_queue, celery_worker
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
 from tests.support import make_settings
 

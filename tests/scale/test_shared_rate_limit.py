@@ -4,51 +4,19 @@ both, because the moving window lives in Redis, not in either process."""
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import redis
 
-from tests.contract.helpers import A3, Api, create_tenant, wait_for
-from tests.scale.support import Process, process_env
+from tests.contract.helpers import A3, Api, create_tenant
+from tests.processes import api_server, process_env
 from tests.services import redis_url
-from tests.support import free_port
 
 LIMIT = 10
-
-
-@contextmanager
-def api_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = Process(
-        [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--log-level", "warning"],
-        env,
-        log_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: _healthy(url) or server.popen.poll() is not None,
-            timeout=60,
-            what=f"uvicorn on :{port}",
-        )
-        assert server.popen.poll() is None, server.output()
-        yield url
-    finally:
-        server.stop()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_two_api_processes_share_one_tenant_limit_through_redis(tmp_path: Path) -> None:
@@ -65,8 +33,8 @@ def test_two_api_processes_share_one_tenant_limit_through_redis(tmp_path: Path) 
     tenant_id = ""
     with ExitStack() as servers:
         # One after the other: both create the same tables at start.
-        first = servers.enter_context(api_process(env, tmp_path / "api-1.log"))
-        second = servers.enter_context(api_process(env, tmp_path / "api-2.log"))
+        first = servers.enter_context(api_server(env, tmp_path / "api-1.log")).url
+        second = servers.enter_context(api_server(env, tmp_path / "api-2.log")).url
         try:
             # Created through one process; its admin then reads through both.
             with httpx.Client(base_url=first, timeout=30) as client:

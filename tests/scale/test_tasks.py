@@ -20,7 +20,7 @@ from core import tasks
 from core.database import check_database
 from core.tasks import InProcessRunner, RetryLater, task
 from tests.a3_saas.helpers import build_client, saas_module, saas_test_settings
-from tests.scale.support import ROOT, process_env
+from tests.processes import ROOT, START_TIMEOUT, process_env
 from tests.support import free_port, make_settings
 
 PROCESS_EVENT = saas_module("webhooks.tasks").PROCESS_EVENT
@@ -202,7 +202,7 @@ def test_a_celery_worker_refuses_to_start_naming_the_setting_that_does_not_answe
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=START_TIMEOUT,  # it exits by itself in seconds; a loaded machine took over 60
     )
 
     what = "database" if setting == "DATABASE_URL" else "broker"

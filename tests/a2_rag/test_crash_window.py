@@ -1,0 +1,103 @@
+"""A real server killed (SIGKILL) while a FAISS write is between saving the company's index and
+committing its chunk rows: after a restart the index and the rows agree, the answer is the
+last committed document's, and uploading again works."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import faiss
+import httpx
+
+from tests.contract.helpers import wait_for
+from tests.processes import Server, api_server, process_env
+
+from .helpers import API
+
+COMPANY = "initech"
+QUESTION = "How many days of paid vacation do Initech employees get?"
+
+
+def _upload(url: str, text: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}{API}/documents",
+        data={"company_id": COMPANY},
+        files={"files": ("vacation.md", text.encode())},
+        timeout=120,
+    )
+
+
+def _upload_until_killed(url: str, text: str) -> None:
+    with contextlib.suppress(httpx.TransportError):
+        _upload(url, text)
+
+
+def _answer(url: str) -> str:
+    response = httpx.post(
+        f"{url}{API}/chat", json={"query": QUESTION, "company_id": COMPANY}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["answer"])
+
+
+def _index_ids(data_dir: Path) -> list[int]:
+    index = faiss.read_index(str(data_dir / "faiss_indexes" / f"{COMPANY}.faiss"))
+    return sorted(faiss.vector_to_array(index.id_map).tolist())
+
+
+def _row_ids(data_dir: Path) -> list[int]:
+    with sqlite3.connect(data_dir / "app.db") as db:
+        rows = db.execute("SELECT id FROM vector_chunk WHERE company_id = ?", (COMPANY,))
+        return sorted(chunk_id for (chunk_id,) in rows)
+
+
+def test_a_server_killed_between_index_save_and_commit_recovers_on_restart(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    armed, reached = tmp_path / "armed", tmp_path / "reached"
+    env = process_env(
+        data_dir,
+        DATABASE_URL=f"sqlite:///{data_dir / 'app.db'}",
+        SAAS_WEBHOOK_WORKER_ENABLED="false",
+        PAUSE_ARMED_FILE=str(armed),
+        PAUSE_REACHED_FILE=str(reached),
+    )
+    server = Server(env, tmp_path / "paused.log", app="tests.a2_rag.paused_app:app")
+    try:
+        server.wait_until_healthy()
+        first = _upload(
+            server.url, "# Vacation\n\nEvery Initech employee gets 27 days of paid vacation."
+        )
+        assert first.status_code == 201, first.text
+        armed.touch()
+        threading.Thread(
+            target=_upload_until_killed,
+            args=(
+                server.url,
+                "# Vacation\n\nEvery Initech employee gets 31 days of paid vacation.",
+            ),
+            daemon=True,
+        ).start()
+        wait_for(reached.exists, timeout=120, what="the second upload to reach its commit")
+    finally:
+        server.kill()
+    # What the crash left: the saved index holds the new vectors, the rows are the old ones.
+    assert len(_index_ids(data_dir)) > len(_row_ids(data_dir)) > 0
+
+    with api_server(env, tmp_path / "restarted.log") as restarted:
+        answer_after_restart = _answer(restarted.url)
+        ids_after_restart = (_index_ids(data_dir), _row_ids(data_dir))
+        again = _upload(
+            restarted.url, "# Vacation\n\nEvery Initech employee gets 31 days of paid vacation."
+        )
+        answer_after_upload = _answer(restarted.url)
+
+    assert "27 days" in answer_after_restart
+    assert ids_after_restart[0] == ids_after_restart[1]
+    assert again.status_code == 201, again.text
+    assert "31 days" in answer_after_upload
+    assert _index_ids(data_dir) == _row_ids(data_dir)
