@@ -164,8 +164,21 @@ def instrument_engine(engine: Engine) -> Engine:
         # The instrumentor patches `create_engine`, but every module here imported it before
         # tracing started: each engine is given the tracer that patch would give it.
         tracer = _provider.get_tracer(SQLAlchemyInstrumentor.__module__)
-        EngineTracer(tracer, engine, _CONNECTIONS_NOT_METERED)
+        EngineTracer(_ChildSpansOnly(tracer), engine, _CONNECTIONS_NOT_METERED)
     return engine
+
+
+class _ChildSpansOnly:
+    """A tracer for statements run inside a span (a request, a job) only. The background
+    loops poll the database every second or so; each poll would be a trace of its own."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        if not trace.get_current_span().get_span_context().is_valid:
+            return trace.INVALID_SPAN
+        return self._tracer.start_span(*args, **kwargs)
 
 
 def _exporter(settings: TelemetrySettings) -> SpanExporter | None:

@@ -107,9 +107,9 @@ def test_a_lead_is_one_trace_classify_extract_persist_tied_to_its_request_id(
     assert response.status_code == 201
     server = _server(spans, "/api/01-workflow/leads")
     trace_id = server.context.trace_id
-    # Background loops (the inbox poll, the ingest-job sweep) trace their own queries apart.
-    ours = [span for span in spans if span.attributes.get("app.request_id") == "lead-trace-1"]
-    assert len(ours) >= 10 and {span.context.trace_id for span in ours} == {trace_id}
+    # One trace: the background loops' polls (the inbox, the ingest jobs) are not traced.
+    assert len(spans) >= 10 and {span.context.trace_id for span in spans} == {trace_id}
+    assert {span.attributes.get("app.request_id") for span in spans} == {"lead-trace-1"}
     assert server.attributes["app.request_id"] == "lead-trace-1"
     steps = [span.name for span in _children(spans, server) if span.name.startswith("lead.")]
     assert steps == [
@@ -199,7 +199,7 @@ def test_no_span_carries_an_email_phone_number_token_or_document_text(
         spans = list(traced.get_finished_spans())
 
     exported = "\n".join(_strings(spans))
-    assert len(spans) > 50 and "tenant.id" in json.dumps([dict(s.attributes) for s in spans])
+    assert len(spans) > 30 and "tenant.id" in json.dumps([dict(s.attributes) for s in spans])
     for secret in (EMAIL, "555-0134", "5550134", token, tenant.webhook_secret):
         assert secret not in exported
     for text in (DOCUMENT[:40], "five-year warranty", "Lumen Outdoor", QUESTION[:30]):
