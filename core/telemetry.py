@@ -66,6 +66,7 @@ _CONNECTIONS_NOT_METERED = (
     NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections.usage")
 )
 _provider: TracerProvider | None = None
+_tracer: trace.Tracer | None = None
 
 
 class TelemetrySettings(BaseSettings):
@@ -112,7 +113,7 @@ def configure_tracing(
     `processor` (tests: a SimpleSpanProcessor over an in-memory exporter) replaces
     the exporter the settings name, and turns tracing on regardless of them.
     """
-    global _provider
+    global _provider, _tracer
     if _provider is not None:
         return _provider
     settings = settings or TelemetrySettings()
@@ -129,19 +130,19 @@ def configure_tracing(
         provider.add_span_processor(processor)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     CeleryInstrumentor().instrument(tracer_provider=provider)
-    _provider = provider
+    _provider, _tracer = provider, provider.get_tracer(__name__)
     return provider
 
 
 def shutdown_tracing() -> None:
     """Flush and stop: spans still queued are exported, instrumentations removed."""
-    global _provider
+    global _provider, _tracer
     if _provider is None:
         return
     HTTPXClientInstrumentor().uninstrument()
     CeleryInstrumentor().uninstrument()
     _provider.shutdown()
-    _provider = None
+    _provider = _tracer = None
 
 
 def instrument_app(app: FastAPI) -> None:
@@ -216,9 +217,12 @@ class _ContextAttributes(SpanProcessor):
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
         parent = getattr(trace.get_current_span(parent_context), "attributes", None) or {}
-        bound = structlog.contextvars.get_contextvars()
+        bound: dict[str, Any] | None = None  # read once, and only when the parent lacks an id
         for key, attribute in _CONTEXT_KEYS.items():
-            value = parent.get(attribute) or bound.get(key)
+            value = parent.get(attribute)
+            if value is None:
+                bound = structlog.contextvars.get_contextvars() if bound is None else bound
+                value = bound.get(key)
             if value is not None:
                 span.set_attribute(attribute, str(value))
         for key in _URL_KEYS:
@@ -283,9 +287,8 @@ def _span(
 ) -> Iterator[trace.Span]:
     """A child span of the current one. A failure is recorded by its type alone: exception
     messages can carry the input that caused them."""
-    assert _provider is not None
-    tracer = _provider.get_tracer(__name__)
-    with tracer.start_as_current_span(
+    assert _tracer is not None
+    with _tracer.start_as_current_span(
         name,
         kind=kind,
         attributes=attributes,
