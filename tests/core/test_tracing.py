@@ -9,22 +9,18 @@ with their GenAI attributes and tenant ids, and no personal data anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_trace_id
 
 from backend.main import create_app
 from core.telemetry import (
-    RedactingExporter,
     TelemetrySettings,
     configure_tracing,
-    shutdown_tracing,
 )
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
 from tests.support import make_settings
@@ -44,17 +40,6 @@ DOCUMENT = (
 )
 PIPELINE_STEPS = ["classify", "decide", "extract", "validate", "persist"]
 QUESTION = "How long is the warranty on the warehouse arms?"
-
-
-@pytest.fixture
-def traced() -> Iterator[InMemorySpanExporter]:
-    """Tracing on, in this process, for the apps the test creates; off again afterwards."""
-    exporter = InMemorySpanExporter()
-    configure_tracing("test-api", processor=SimpleSpanProcessor(RedactingExporter(exporter)))
-    try:
-        yield exporter
-    finally:
-        shutdown_tracing()
 
 
 def _by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:

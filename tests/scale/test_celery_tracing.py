@@ -8,16 +8,12 @@ over OTLP/HTTP to a sink on localhost, as it would to a collector.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
-from core.telemetry import RedactingExporter, configure_tracing, shutdown_tracing
 from tests.contract.helpers import wait_for
 from tests.otlp_sink import OtlpSink
 from tests.scale import test_celery_webhooks as webhooks
@@ -27,16 +23,6 @@ PROCESS_EVENT = "saas.webhooks.process_event"
 # The webhook tests' services: a throwaway database, a queue of the test's own, the API.
 database_url, broker_url, queue = webhooks.database_url, webhooks.broker_url, webhooks.queue
 worker_env, make_api = webhooks.worker_env, webhooks.make_api
-
-
-@pytest.fixture
-def traced() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    configure_tracing("test-api", processor=SimpleSpanProcessor(RedactingExporter(exporter)))
-    try:
-        yield exporter
-    finally:
-        shutdown_tracing()
 
 
 def _named(spans: list[dict[str, Any]], name: str) -> dict[str, Any]:
