@@ -29,10 +29,6 @@ import structlog
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.celery import CeleryInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
@@ -128,8 +124,8 @@ def configure_tracing(
     provider.add_span_processor(_ContextAttributes())
     if processor is not None:
         provider.add_span_processor(processor)
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
-    CeleryInstrumentor().instrument(tracer_provider=provider)
+    for instrumentor in _library_instrumentors():
+        instrumentor.instrument(tracer_provider=provider)
     _provider, _tracer = provider, provider.get_tracer(__name__)
     return provider
 
@@ -139,10 +135,18 @@ def shutdown_tracing() -> None:
     global _provider, _tracer
     if _provider is None:
         return
-    HTTPXClientInstrumentor().uninstrument()
-    CeleryInstrumentor().uninstrument()
+    for instrumentor in _library_instrumentors():
+        instrumentor.uninstrument()
     _provider.shutdown()
     _provider = _tracer = None
+
+
+def _library_instrumentors() -> list[Any]:
+    # Imported when tracing starts: an untraced process does not pay for loading them.
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    return [HTTPXClientInstrumentor(), CeleryInstrumentor()]
 
 
 def instrument_app(app: FastAPI) -> None:
@@ -164,7 +168,9 @@ def instrument_engine(engine: Engine) -> Engine:
     if _provider is not None:
         # The instrumentor patches `create_engine`, but every module here imported it before
         # tracing started: each engine is given the tracer that patch would give it.
-        tracer = _provider.get_tracer(SQLAlchemyInstrumentor.__module__)
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+        tracer = _provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
         EngineTracer(_ChildSpansOnly(tracer), engine, _CONNECTIONS_NOT_METERED)
     return engine
 
