@@ -278,10 +278,15 @@ def _redacted(span: ReadableSpan) -> ReadableSpan:
 
 
 def _masked(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Ids stay as they are: a UUID's last group of 12 digits reads as a phone number.
     return {
-        key: mask_text(value) if isinstance(value, str) else value
+        key: mask_text(value) if isinstance(value, str) and not _is_id(key) else value
         for key, value in (attributes or {}).items()
     }
+
+
+def _is_id(key: str) -> bool:
+    return key.endswith((".id", "_id"))
 
 
 # --- spans of our own -----------------------------------------------------------------------

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, format_trace_id
+from opentelemetry.trace import SpanKind, Status, StatusCode, format_trace_id
 
 from backend.main import create_app
-from core.telemetry import (
-    TelemetrySettings,
-    configure_tracing,
-)
+from core.telemetry import RedactingExporter, TelemetrySettings, configure_tracing
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
 from tests.support import make_settings
 
@@ -214,3 +212,18 @@ def test_an_untraced_app_answers_and_audits_without_trace_ids(tmp_path: Path) ->
         audit = client.get(f"{LEADS}/{lead['id']}/audit").json()["data"]
 
     assert audit and {entry["trace_id"] for entry in audit} == {None}
+
+
+def test_redaction_masks_personal_data_but_keeps_ids() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingExporter(exporter)))
+    tenant = "ec9b3d46-ab20-4ce8-ad0f-136128840710"  # its last group reads as a phone number
+    attributes = {"tenant.id": tenant, "db.statement": f"SELECT 1 -- {EMAIL} {PHONE}"}
+    with provider.get_tracer(__name__).start_as_current_span("s", attributes=attributes) as span:
+        span.set_status(Status(StatusCode.ERROR, f"duplicate key (email)=({EMAIL})"))
+
+    [exported] = exporter.get_finished_spans()
+    assert exported.attributes["tenant.id"] == tenant
+    assert exported.attributes["db.statement"] == "SELECT 1 -- [EMAIL] [PHONE]"
+    assert exported.status.description == "duplicate key (email)=([EMAIL])"
