@@ -40,6 +40,7 @@ from core.embedding_client import create_embedding_client
 from core.exceptions import register_exception_handlers
 from core.llm_client import LLMClient, create_llm_client
 from core.logger import configure_logging
+from core.telemetry import configure_tracing, instrument_app
 from core.vector_store import create_vector_store
 
 VERSION = "0.1.0"
@@ -82,6 +83,7 @@ def _llm_health(settings: Settings, llm: LLMClient | None) -> dict[str, Any]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, settings.ENVIRONMENT)
+    configure_tracing("ai-assessments-api")
     # Importing the routers registers every table model before init_db runs.
     assessments = _load_routers()
 
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Added last, so it runs first: every response, even a 413, carries the ID.
     app.add_middleware(RequestContextMiddleware)
+    instrument_app(app)
 
     @app.get("/health", tags=["service"])
     def health(request: Request) -> JSONResponse:

@@ -65,6 +65,8 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from live_server import process_cpu_seconds  # noqa: E402
+
 from core.database import WalCheckpointer, create_db_engine, init_db  # noqa: E402
 from tests.support import make_settings  # noqa: E402
 
@@ -189,19 +191,6 @@ def start_backend(
     server.wait(timeout=30)
     sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
     raise RuntimeError("the backend did not start")
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time so far of a process and its live children (uvicorn's workers),
-    from Linux `/proc`, or None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return None
-    # Fields 14 and 15 of stat(5), utime and stime, counted from the state field (3).
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 # --- the load generator ------------------------------------------------------------------------

@@ -27,6 +27,15 @@ def serve(
 ) -> Iterator[str]:
     """The backend's base URL while it runs with `settings` as environment variables (and
     without the caller's `unset` ones)."""
+    with serve_process(settings, unset=unset, start_timeout=start_timeout) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    settings: Mapping[str, str], *, unset: Sequence[str] = UNSET, start_timeout: float = 120
+) -> Iterator[tuple[str, int]]:
+    """Like `serve`, with the server's process id (to read its CPU time)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -50,10 +59,23 @@ def serve(
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the backend did not start")
             time.sleep(0.2)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time so far of a process and its live children (uvicorn's workers),
+    from Linux `/proc`, or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    # Fields 14 and 15 of stat(5), utime and stime, counted from the state field (3).
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

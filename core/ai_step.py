@@ -19,6 +19,7 @@ import structlog
 from core.exceptions import LLMException
 from core.llm_result import LLMResult, LLMUsage
 from core.metrics import AI_STEP_RUNS, LLM_COST, LLM_TOKENS
+from core.telemetry import traced_step
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class StepOutcome(Generic[T]):
         )
 
 
+@traced_step
 async def run_step(
     name: str,
     *,

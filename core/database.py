@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, text
 
+from core.telemetry import instrument_engine
+
 _log = structlog.get_logger(__name__)
 
 
@@ -37,7 +39,7 @@ def _normalise_url(url: str) -> str:
 def create_db_engine(url: str) -> Engine:
     url = _normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return instrument_engine(create_engine(url, pool_pre_ping=True))
 
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     if in_memory:
@@ -58,7 +60,7 @@ def create_db_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    return engine
+    return instrument_engine(engine)
 
 
 def _is_sqlite_file(engine: Engine) -> bool:

@@ -35,6 +35,7 @@ from tokenizers import Encoding, Tokenizer
 from core.config import Settings
 from core.exceptions import LLMException
 from core.openai_provider import RetryPolicy, as_llm_exception, openai_sdk
+from core.telemetry import traced_embedding
 
 ProgressCallback = Callable[[int], None]
 
@@ -144,6 +145,7 @@ class LocalEmbeddingClient:
         """Tokens the model sees, [CLS] and [SEP] included: `text` fits when <= 256."""
         return len(self._loaded().counter.encode(text).ids)
 
+    @traced_embedding
     async def embed_documents(
         self, texts: Sequence[str], *, on_progress: ProgressCallback | None = None
     ) -> np.ndarray:
@@ -230,6 +232,7 @@ class OpenAIEmbeddingClient:
         """
         return math.ceil(len(text) / 3)
 
+    @traced_embedding
     async def embed_documents(
         self, texts: Sequence[str], *, on_progress: ProgressCallback | None = None
     ) -> np.ndarray:

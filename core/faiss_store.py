@@ -41,6 +41,7 @@ from sqlmodel import Session, col, delete, select
 
 from core.embedding_client import EmbeddingClient
 from core.exceptions import AppException
+from core.telemetry import traced_search
 from core.vector_chunks import (
     EmbeddingWriter,
     Metadata,
@@ -68,6 +69,7 @@ class FaissVectorStore(EmbeddingWriter):
     def embedder(self) -> EmbeddingClient:
         return self._embedder
 
+    @traced_search("faiss")
     def similarity_search(
         self,
         query_embedding: np.ndarray,

@@ -14,6 +14,7 @@ import sys
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\bbearer\s+[a-z0-9._~+/=-]+"), "Bearer [REDACTED]"),
@@ -35,7 +36,16 @@ _SECRET_KEYS = re.compile(
     r"(?i)(password|passwd|secret|token$|api_key|apikey|authorization|cookie|signature)"
 )
 # Keys that are known to hold no personal data and must stay readable.
-_SAFE_KEYS = {"timestamp", "level", "logger", "request_id", "latency_ms", "status_code"}
+_SAFE_KEYS = {
+    "timestamp",
+    "level",
+    "logger",
+    "request_id",
+    "trace_id",
+    "span_id",
+    "latency_ms",
+    "status_code",
+}
 
 
 def mask_text(text: str) -> str:
@@ -66,6 +76,15 @@ def mask_sensitive(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     return event_dict
 
 
+def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Every line logged inside a span (`core.telemetry`) names its trace and span."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", trace.format_trace_id(context.trace_id))
+        event_dict.setdefault("span_id", trace.format_span_id(context.span_id))
+    return event_dict
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
@@ -83,6 +102,7 @@ def configure_logging(
     )
     pre_chain: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -20,3 +20,9 @@ AI_STEP_RUNS = Counter(
 )
 LLM_TOKENS = Counter("llm_tokens_total", "Tokens used by real LLM calls", ["model", "kind"])
 LLM_COST = Counter("llm_cost_usd_total", "Estimated LLM cost in USD", ["model"])
+VECTOR_SEARCH_LATENCY = Histogram(
+    "vector_search_duration_seconds",
+    "Vector-store similarity search latency",
+    ["store"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)

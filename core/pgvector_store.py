@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.embedding_client import EmbeddingClient
 from core.pgvector_schema import chunk_table, create_schema
+from core.telemetry import traced_search
 from core.vector_chunks import (
     EmbeddingWriter,
     Metadata,
@@ -109,6 +110,7 @@ class PgVectorStore(EmbeddingWriter):
         if self._owns_engine:
             self._engine.dispose()
 
+    @traced_search("pgvector")
     def similarity_search(
         self,
         query_embedding: np.ndarray,

@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
 from celery import Celery, Task, shared_task
-from celery.signals import setup_logging, worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from celery.utils.time import get_exponential_backoff_interval
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
@@ -50,6 +56,7 @@ from core.config import Settings, get_settings
 from core.database import check_database, create_db_engine
 from core.llm_client import LLMClient, create_llm_client
 from core.logger import configure_logging
+from core.telemetry import configure_tracing, shutdown_tracing
 
 if TYPE_CHECKING:
     from core.embedding_client import EmbeddingClient
@@ -362,6 +369,12 @@ def _check_services(**_: Any) -> None:
         raise SystemExit(f"Celery worker not started: {exc}") from None
 
 
+@worker_process_init.connect
+def _start_tracing(**_: Any) -> None:
+    # In each pool process, after the fork: the exporter's thread does not survive one.
+    configure_tracing("ai-assessments-worker")
+
+
 @worker_process_shutdown.connect
 @worker_shutdown.connect
 def _close_worker_state(**_: Any) -> None:
@@ -370,3 +383,4 @@ def _close_worker_state(**_: Any) -> None:
         if _state is not None:
             _state.close()
             _state = None
+    shutdown_tracing()

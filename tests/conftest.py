@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from core.config import Settings
 from core.structured_output import STRUCTURED_OUTPUT_MEMORY
+from core.telemetry import RedactingExporter, configure_tracing, shutdown_tracing
 from tests.support import make_settings
 
 AREAS = {
@@ -75,6 +78,18 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def traced() -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this process, into memory, for the apps the test creates; off afterwards.
+    Spans pass the same redaction as those sent to a collector."""
+    exporter = InMemorySpanExporter()
+    configure_tracing("test-api", processor=SimpleSpanProcessor(RedactingExporter(exporter)))
+    try:
+        yield exporter
+    finally:
+        shutdown_tracing()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from core.ai_step import StepOutcome
+from core.telemetry import current_trace_id, span
 
 from .models import LeadAudit, utc_now
 
@@ -67,22 +68,24 @@ class AuditTrail:
         record = StepRecord(step=name, input=input)
         started_at = utc_now()
         started = time.perf_counter()
-        try:
-            yield record
-        except Exception as exc:
-            record.status = "failed"
-            record.error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self.rows.append(
-                {
-                    **record.row(),
-                    "request_id": self.request_id,
-                    "started_at": started_at,
-                    "finished_at": utc_now(),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                }
-            )
+        with span(f"lead.{name}"):
+            try:
+                yield record
+            except Exception as exc:
+                record.status = "failed"
+                record.error = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                self.rows.append(
+                    {
+                        **record.row(),
+                        "request_id": self.request_id,
+                        "trace_id": current_trace_id(),
+                        "started_at": started_at,
+                        "finished_at": utc_now(),
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    }
+                )
 
     def save(self, session: Session, *, lead_id: str | None) -> None:
         """Insert the rows in the session's transaction; the caller commits them with the lead."""

@@ -81,6 +81,7 @@ class LeadAudit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     lead_id: str | None = Field(default=None, foreign_key="leads.id", index=True)
     request_id: str = Field(index=True)
+    trace_id: str | None = None  # the OpenTelemetry trace, when tracing is on
     step: str
     status: str = "ok"
     input: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

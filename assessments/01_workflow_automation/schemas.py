@@ -102,6 +102,7 @@ class AuditEntryPublic(BaseModel):
     id: int
     lead_id: str | None
     request_id: str
+    trace_id: str | None = None
     step: str
     status: str
     input: dict[str, Any]

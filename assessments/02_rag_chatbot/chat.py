@@ -105,6 +105,7 @@ async def prepare_turn(
 ) -> PreparedTurn:
     """Validate the company and session, resolve a follow-up, and retrieve."""
     company_id = chat_in.company_id or settings.SAMPLE_COMPANY_ID
+    structlog.contextvars.bind_contextvars(company_id=company_id)  # on its log lines and spans
     get_company(session, company_id)
     session_id = chat_in.session_id or uuid.uuid4().hex
     history = recent_turns(session, session_id=session_id, company_id=company_id)

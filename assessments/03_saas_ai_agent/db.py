@@ -25,6 +25,8 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, create_engine, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.telemetry import instrument_engine
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -126,7 +128,7 @@ def create_tenant_engine(privileged: Engine, *, app_role: str) -> Engine:
             cursor.execute("SET TIME ZONE 'UTC'")
         dbapi_connection.commit()
 
-    return engine
+    return instrument_engine(engine)
 
 
 @contextmanager

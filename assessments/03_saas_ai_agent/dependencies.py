@@ -20,6 +20,7 @@ from core.exceptions import (
     PayloadTooLargeException,
 )
 from core.request_id import request_id
+from core.telemetry import tag_tenant
 
 from .auth import context as perms
 from .auth.context import RequestContext
@@ -73,6 +74,7 @@ def get_request_context(
     claims = decode_access_token(token, settings=runtime.settings)
     ctx = load_context(runtime, claims, request_id=request_id(request))
     if ctx.tenant_id is not None:
+        tag_tenant(ctx.tenant_id)
         runtime.rate_limiter.hit_tenant(ctx.tenant_id, ctx.subscription_tier or "starter")
     return ctx
 

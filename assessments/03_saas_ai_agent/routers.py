@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from core.tasks import create_task_runner
 
+from . import metrics as saas_metrics
 from .agents.routers import router as agents_router
 from .audit.routers import router as audit_router
 from .auth.routers import router as auth_router
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings=settings, saas=saas, engine=app.state.engine, app_state=app.state
     )
     app.state.saas = runtime
+    saas_metrics.COLLECTOR.runtime = runtime
     bootstrap_platform_admin(runtime)
     if (
         settings.LOAD_SAMPLE_DATA
@@ -67,6 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if saas_metrics.COLLECTOR.runtime is runtime:
+            saas_metrics.COLLECTOR.runtime = None
         await runtime.worker.stop()
         await runtime.crm.aclose()
         if runtime.tenant_engine is not runtime.engine:

@@ -22,6 +22,7 @@ class AuditLog(SQLModel, table=True):
     resource_id: str | None = Field(default=None, max_length=100)
     details: dict = Field(default_factory=dict, sa_type=JSON)
     request_id: str | None = Field(default=None, max_length=128)
+    trace_id: str | None = Field(default=None, max_length=32)  # when tracing is on
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
@@ -33,6 +34,7 @@ class AuditEntryPublic(SQLModel):
     resource_id: str | None
     details: dict
     request_id: str | None
+    trace_id: str | None = None
     created_at: datetime
 
 

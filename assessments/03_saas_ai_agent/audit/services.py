@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlmodel import col
 
+from core.telemetry import current_trace_id
+
 from ..auth.context import RequestContext
 from ..db import TenantDB
 from .models import AuditEntryPublic, AuditLog, AuditLogPublic
@@ -29,6 +31,7 @@ def record(
         resource_id=str(resource_id) if resource_id is not None else None,
         details=details or {},
         request_id=ctx.request_id or None,
+        trace_id=current_trace_id(),
     )
     return db.add(entry)
 

@@ -20,6 +20,7 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 
 from core.jobs import LeasedJobs
+from core.telemetry import span
 
 from ..agents.schemas import LeadProfile, Qualification
 from ..agents.services import qualifier, run_agent
@@ -79,7 +80,8 @@ async def _process(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) ->
     if job is None:
         return None
     try:
-        contact = await runtime.crm.get_contact(job.tenant_id, job.contact_id)
+        with span("crm.get_contact", **{"app.crm": runtime.crm.name}):
+            contact = await runtime.crm.get_contact(job.tenant_id, job.contact_id)
         if contact is None:
             raise CRMError(f"contact {job.contact_id} not found in the {runtime.crm.name} CRM")
         output = await run_agent(
@@ -89,9 +91,10 @@ async def _process(runtime: SaasRuntime, tenant_id: uuid.UUID, event_id: str) ->
             profile_of(contact),
             resource=("crm_contact", job.contact_id),
         )
-        await runtime.crm.update_contact(
-            job.tenant_id, job.contact_id, {"ai_score": output.value.score}
-        )
+        with span("crm.update_contact", **{"app.crm": runtime.crm.name}):
+            await runtime.crm.update_contact(
+                job.tenant_id, job.contact_id, {"ai_score": output.value.score}
+            )
         await run_in_threadpool(finish, runtime, job, contact, output.value)
     except Exception as exc:
         return await run_in_threadpool(record_failure, runtime, job, exc)
