@@ -36,10 +36,17 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+# Connections an engine keeps open between requests: 20 requests at once each hold one
+# (FastAPI's threadpool runs up to 40). With SQLAlchemy's default of 5, every request past
+# the fifth opened a connection and closed it after: a new PostgreSQL backend process, or
+# a SQLite file opened and set up again.
+POOL_SIZE = 20
+
+
 def create_db_engine(url: str) -> Engine:
     url = _normalise_url(url)
     if not url.startswith("sqlite"):
-        return instrument_engine(create_engine(url, pool_pre_ping=True))
+        return instrument_engine(create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE))
 
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     if in_memory:
@@ -49,7 +56,9 @@ def create_db_engine(url: str) -> Engine:
         )
     else:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=POOL_SIZE
+        )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
