@@ -7,9 +7,10 @@ scratch database on 127.0.0.1:5432, row-level security on), and prints: signed w
 deliveries accepted per second (20 concurrent senders), events processed per second by
 the in-process worker (contact fetched, qualified, score written back to the CRM and the
 lead), and the latency and server CPU time of an authenticated, tenant-scoped
-`GET /api/03-saas/leads?limit=20` (20 concurrent clients, 100 leads in the tenant). The
-floor, measured in the same run: `bench/bare_app.py` (bare FastAPI, one SQLite insert;
-20 rows and a count) under the same load. The load generator is `http_load.py`'s.
+`GET /api/03-saas/leads?limit=20` (20 concurrent clients; 100 leads in the tenant, each
+with a name, email, company and message). The floor, measured in the same run:
+`bench/bare_app.py` (bare FastAPI: one SQLite insert; 20 rows and a count) under the
+same load. The load generator is `http_load.py`'s.
 """
 
 from __future__ import annotations
@@ -95,7 +96,13 @@ async def list_leads(server: LiveServer, count: int) -> Load:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         headers = create_tenant(client).headers
         for i in range(100):
-            client.post(f"{API}/leads", headers=headers, json={"name": f"Lead {i}"})
+            lead = {
+                "name": f"Lead {i}",
+                "email": f"lead{i}@bench.example",
+                "company": f"Company {i}",
+                "message": "Director here; we need this ASAP with a 50k budget.",
+            }
+            client.post(f"{API}/leads", headers=headers, json=lead).raise_for_status()
     request = encode(server.port, "GET", f"{API}/leads?limit=20", headers=headers)
     return await measure(server, lambda _: request, count=count, clients=CONCURRENCY)
 
