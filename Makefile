@@ -9,7 +9,5 @@ test:  ## Create or reuse .venv, install, run the whole test suite
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-bench:  ## Print speed and memory figures (see bench/)
-	.venv/bin/python bench/bench_core.py --quick
-	.venv/bin/python bench/bench_workflow.py --quick
-	.venv/bin/python bench/bench_saas.py --quick
+bench:  ## Every path next to its floor, in one table (quick, a few minutes; FULL=1 for full sizes)
+	.venv/bin/python bench/run_all.py $(if $(FULL),,--quick)

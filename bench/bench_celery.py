@@ -24,14 +24,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psycopg
 from fastapi.testclient import TestClient
 from kombu import Connection
+from live_server import load_average
 from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
 from sqlmodel import select
+from table import Row, print_table
 
 from backend.main import create_app
 from core.config import Settings
@@ -102,7 +105,7 @@ def finish_times(client: TestClient, tenant_id: str) -> list[float]:
     return sorted(moment.timestamp() for moment in rows)
 
 
-def run(database_url: str, worker_count: int, events: int, data_dir: Path) -> None:
+def run(database_url: str, worker_count: int, events: int, data_dir: Path) -> Row:
     with own_queue() as queue:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -162,6 +165,41 @@ def run(database_url: str, worker_count: int, events: int, data_dir: Path) -> No
                 f"processed {wall:6.1f} /s (first to last)  {steady:6.1f} /s (steady)   "
                 f"{events} events"
             )
+    return Row(
+        f"A3 webhooks through Celery, {worker_count} worker process(es), PostgreSQL",
+        f"processed {steady:.0f}/s steady, {wall:.0f}/s first to last; accepted {accepted:.0f}/s "
+        "(one sender, in process)",
+        load=load_average(),
+    )
+
+
+def services_missing() -> str | None:
+    """Why this bench cannot run here (RabbitMQ or PostgreSQL away), or None."""
+    try:
+        with Connection(BROKER_URL, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises the transport's own errors
+        return f"RabbitMQ unreachable at {BROKER_URL.split('@')[-1]} ({type(exc).__name__})"
+    try:
+        with scratch_postgres():
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL unreachable ({type(exc).__name__})"
+
+
+def measure_all(*, events: int, worker_counts: Sequence[int]) -> list[Row]:
+    reason = services_missing()
+    if reason:
+        print(f"skipped: {reason}")
+        return [Row.skip("A3 webhooks through Celery", reason)]
+    print(f"Celery on RabbitMQ, PostgreSQL, local provider; {os.cpu_count()} CPUs")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as database_url:
+        for count in worker_counts:
+            data_dir = Path(tmp) / f"workers-{count}"
+            data_dir.mkdir()
+            rows.append(run(database_url, count, events, data_dir))
+    return rows
 
 
 def main() -> None:
@@ -171,12 +209,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 events")
     args = parser.parse_args()
     events = 100 if args.quick else args.events
-    print(f"Celery on RabbitMQ, PostgreSQL, local provider; {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as database_url:
-        for count in args.workers:
-            data_dir = Path(tmp) / f"workers-{count}"
-            data_dir.mkdir()
-            run(database_url, count, events, data_dir)
+    print_table(measure_all(events=events, worker_counts=args.workers))
 
 
 if __name__ == "__main__":

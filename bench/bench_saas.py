@@ -1,14 +1,16 @@
-"""Multi-tenant SaaS figures for this machine, on the local provider.
+"""Multi-tenant SaaS figures for this machine, on the local provider, next to their floor.
 
     .venv/bin/python bench/bench_saas.py [--quick] [--no-postgres]
 
-Starts the backend with uvicorn on loopback, once on SQLite and once on
-PostgreSQL (a scratch database on 127.0.0.1:5432, row-level security on), and
-prints: signed webhook deliveries accepted per second (20 concurrent senders),
-events processed per second by the in-process worker (contact fetched,
-qualified, score written back to the CRM and the lead), and the p50/p99
-latency of an authenticated, tenant-scoped `GET /api/03-saas/leads`
-(20 concurrent clients, 100 leads in the tenant).
+Starts the backend with uvicorn on loopback, once on SQLite and once on PostgreSQL (a
+scratch database on 127.0.0.1:5432, row-level security on), and prints: signed webhook
+deliveries accepted per second (20 concurrent senders), events processed per second by
+the in-process worker (contact fetched, qualified, score written back to the CRM and the
+lead), and the latency and server CPU time of an authenticated, tenant-scoped
+`GET /api/03-saas/leads?limit=20` (20 concurrent clients; 100 leads in the tenant, each
+with a name, email, company and message). The floor, measured in the same run:
+`bench/bare_app.py` (bare FastAPI: one SQLite insert; 20 rows and a count) under the
+same load. The load generator is `http_load.py`'s.
 """
 
 from __future__ import annotations
@@ -16,21 +18,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
-from live_server import percentile, serve
+import psycopg
+from http_load import Load, encode, measure
+from live_server import LiveServer, load_average, serve
 from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
+from table import Row, print_table
 
-ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 20
 
 
-def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[str]:
+def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[LiveServer]:
     settings = {
         "DATA_DIR": str(data_dir),
         "LLM_PROVIDER": "local",
@@ -49,30 +52,31 @@ def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[
     return serve(settings, unset=("OPENAI_API_KEY",))
 
 
-async def webhooks(url: str, count: int) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+def bare(data_dir: Path) -> AbstractContextManager[LiveServer]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return serve({"DATA_DIR": str(data_dir)}, app="bare_app:app")
+
+
+async def webhooks(server: LiveServer, count: int) -> tuple[Load, float]:
+    """Deliveries accepted (the load), and events processed per second since the first."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
         tenant = create_tenant(client)
         contacts = create_contacts(client, tenant)
+    path = f"{API}/webhooks/crm/contact.updated"
     deliveries = [
-        signed(tenant.webhook_secret, tenant.id, contacts[i % len(contacts)]) for i in range(count)
+        signed(tenant.webhook_secret, tenant.id, contacts[i % len(contacts)])
+        for i in range(count + CONCURRENCY)
     ]
-    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
-    for delivery in deliveries:
-        queue.put_nowait(delivery)
-
-    async def sender(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            body, signed_headers = queue.get_nowait()
-            response = await client.post(
-                f"{API}/webhooks/crm/contact.updated", content=body, headers=signed_headers
-            )
-            assert response.status_code == 202, response.text
-
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(sender(client) for _ in range(CONCURRENCY)))
-        accepted = time.perf_counter() - started
+    started = time.perf_counter()
+    accepted = await measure(
+        server,
+        lambda i: encode(server.port, "POST", path, raw=deliveries[i][0], headers=deliveries[i][1]),
+        count=count,
+        clients=CONCURRENCY,
+        expect=202,
+        warmup=CONCURRENCY,
+    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         deadline = time.monotonic() + 600
         while True:
             done = (
@@ -82,63 +86,116 @@ async def webhooks(url: str, count: int) -> None:
                     params={"status": "done", "limit": 1},
                 )
             ).json()["count"]
-            if done >= count or time.monotonic() > deadline:
+            if done >= count + CONCURRENCY or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
-        processed = time.perf_counter() - started
-    print(f"  webhooks accepted   {count / accepted:8.0f} /s  ({count} signed deliveries)")
-    print(f"  webhooks processed  {done / processed:8.0f} /s  (fetch, qualify, write back)")
+    return accepted, done / (time.perf_counter() - started)
 
 
-async def list_latency(url: str, count: int) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+async def list_leads(server: LiveServer, count: int) -> Load:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
         headers = create_tenant(client).headers
         for i in range(100):
-            client.post(f"{API}/leads", headers=headers, json={"name": f"Lead {i}"})
-    latencies: list[float] = []
-    remaining = [count]
-
-    async def reader(client: httpx.AsyncClient) -> None:
-        while remaining[0] > 0:
-            remaining[0] -= 1
-            started = time.perf_counter()
-            response = await client.get(f"{API}/leads", headers=headers, params={"limit": 20})
-            latencies.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        for _ in range(20):  # warm-up
-            await client.get(f"{API}/leads", headers=headers)
-        started = time.perf_counter()
-        await asyncio.gather(*(reader(client) for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-    print(
-        f"  GET /leads, {CONCURRENCY} clients  p50 {percentile(latencies, 50):6.1f} ms   "
-        f"p99 {percentile(latencies, 99):6.1f} ms   mean {statistics.fmean(latencies):6.1f} ms   "
-        f"{count / elapsed:6.0f} req/s"
-    )
+            lead = {
+                "name": f"Lead {i}",
+                "email": f"lead{i}@bench.example",
+                "company": f"Company {i}",
+                "message": "Director here; we need this ASAP with a 50k budget.",
+            }
+            client.post(f"{API}/leads", headers=headers, json=lead).raise_for_status()
+    request = encode(server.port, "GET", f"{API}/leads?limit=20", headers=headers)
+    return await measure(server, lambda _: request, count=count, clients=CONCURRENCY)
 
 
-async def run(label: str, data_dir: Path, database_url: str | None, scale: int) -> None:
-    print(label)
-    with backend(data_dir, database_url) as url:
-        await webhooks(url, 200 * scale)
-        await list_latency(url, 200 * scale)
+async def floor(data_dir: Path, count: int) -> tuple[Load, Load]:
+    """Bare FastAPI: a read of 20 rows and a count, and one insert, under the same load."""
+    with bare(data_dir) as server:
+        for i in range(100):
+            httpx.post(f"{server.url}/leads", json={"message": f"lead {i}"}).raise_for_status()
+        read = encode(server.port, "GET", "/leads?limit=20")
+        reads = await measure(server, lambda _: read, count=count, clients=CONCURRENCY)
+        write = encode(server.port, "POST", "/leads", body={"message": "A webhook, say."})
+        writes = await measure(
+            server, lambda _: write, count=count, clients=CONCURRENCY, expect=201
+        )
+    return reads, writes
 
 
-async def main() -> None:
+def cpu_and_p99(load: Load) -> str:
+    cpu = f"{load.server_cpu_ms:.2f} ms CPU/req, " if load.server_cpu_ms is not None else ""
+    return f"{cpu}p99 {load.p(99):.1f} ms"
+
+
+def ratio(figure: Load, floor_load: Load) -> float | None:
+    if figure.server_cpu_ms is None or not floor_load.server_cpu_ms:
+        return None
+    return figure.server_cpu_ms / floor_load.server_cpu_ms
+
+
+async def run(
+    label: str, data_dir: Path, database_url: str | None, scale: int, floors: tuple[Load, Load]
+) -> list[Row]:
+    reads_floor, writes_floor = floors
+    print(label, flush=True)
+    with backend(data_dir, database_url) as server:
+        accepted, processed = await webhooks(server, 200 * scale)
+        load = load_average()
+        print(f"  webhooks accepted   {accepted.summary()}")
+        print(f"  webhooks processed  {processed:8.0f} /s  (fetch, qualify, write back)")
+        reads = await list_leads(server, 400 * scale)
+        print(f"  GET /leads, {CONCURRENCY} clients  {reads.summary()}", flush=True)
+    return [
+        Row(
+            f"A3 `GET /leads`, {CONCURRENCY} clients, {label}",
+            cpu_and_p99(reads),
+            "bare FastAPI read: " + cpu_and_p99(reads_floor),
+            ratio(reads, reads_floor),
+            load_average(),
+        ),
+        Row(
+            f"A3 webhook intake, {CONCURRENCY} senders, {label}",
+            f"{accepted.per_second:.0f} accepted/s ({cpu_and_p99(accepted)}); "
+            f"{processed:.0f} processed/s",
+            f"bare FastAPI insert: {writes_floor.per_second:.0f}/s ({cpu_and_p99(writes_floor)})",
+            ratio(accepted, writes_floor),
+            load,
+        ),
+    ]
+
+
+def postgres_missing() -> str | None:
+    """Why the PostgreSQL rows cannot run here, or None when they can."""
+    try:
+        with scratch_postgres():
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL unreachable ({type(exc).__name__})"
+
+
+async def measure_all(*, quick: bool, postgres: bool = True) -> list[Row]:
+    scale = 1 if quick else 5
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        floors = await floor(Path(tmp) / "bare", 400 * scale)
+        print(f"floor: bare read  {floors[0].summary()}")
+        print(f"floor: bare insert {floors[1].summary()}", flush=True)
+        rows += await run("SQLite", Path(tmp) / "sqlite", None, scale, floors)
+        reason = postgres_missing() if postgres else "--no-postgres"
+        if reason:
+            rows += [Row.skip("A3 on PostgreSQL (row-level security)", reason)]
+        else:
+            with scratch_postgres() as url:
+                rows += await run("PostgreSQL + RLS", Path(tmp) / "pg", url, scale, floors)
+    return rows
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
-    scale = 1 if args.quick else 5
-    with tempfile.TemporaryDirectory() as tmp:
-        await run("SQLite", Path(tmp) / "sqlite", None, scale)
-        if not args.no_postgres:
-            with scratch_postgres() as url:
-                await run("PostgreSQL (row-level security)", Path(tmp) / "pg", url, scale)
+    print_table(asyncio.run(measure_all(quick=args.quick, postgres=not args.no_postgres)))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

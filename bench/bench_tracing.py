@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
-from live_server import process_cpu_seconds, serve_process
+from live_server import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -76,14 +76,11 @@ def cpu_ms_per_request(
             **mode,
         }
         unset = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-        with serve_process(settings, unset=unset + ("DATABASE_URL", *OTEL_VARIABLES)) as (
-            url,
-            pid,
-        ):
-            asyncio.run(post_leads(url, warmup, clients))
-            before = process_cpu_seconds(pid)
-            asyncio.run(post_leads(url, requests, clients))
-            after = process_cpu_seconds(pid)
+        with serve(settings, unset=unset + ("DATABASE_URL", *OTEL_VARIABLES)) as server:
+            asyncio.run(post_leads(server.url, warmup, clients))
+            before = server.cpu_seconds()
+            asyncio.run(post_leads(server.url, requests, clients))
+            after = server.cpu_seconds()
     if before is None or after is None:
         raise SystemExit("server CPU time is read from /proc: Linux only")
     return (after - before) / requests * 1000

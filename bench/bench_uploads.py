@@ -30,14 +30,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
-from live_server import percentile, serve
+from live_server import LiveServer, percentile, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "companies" / "acme-corp"
 UPLOAD_PATH = "/api/02-rag/documents"
 
 
-def backend(data_dir: Path) -> AbstractContextManager[str]:
+def backend(data_dir: Path) -> AbstractContextManager[LiveServer]:
     return serve(
         {
             "DATA_DIR": str(data_dir),
@@ -140,8 +140,8 @@ def main() -> None:
     if args.base_url:
         asyncio.run(run(args.base_url.rstrip("/"), args.uploads, args.copies, args.retry))
         return
-    with tempfile.TemporaryDirectory() as tmp, backend(Path(tmp)) as url:
-        asyncio.run(run(url, args.uploads, args.copies, args.retry))
+    with tempfile.TemporaryDirectory() as tmp, backend(Path(tmp)) as server:
+        asyncio.run(run(server.url, args.uploads, args.copies, args.retry))
 
 
 if __name__ == "__main__":

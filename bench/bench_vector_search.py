@@ -7,6 +7,7 @@ For 100k chunks spread over 1, 100 and 1,000 companies, prints the latency
 against exact search (numpy brute force over the querying company's vectors).
 
 Rows:
+- raw IndexFlatIP (floor): the company's own exact index, no store around it.
 - faiss: `FaissVectorStore`, one exact `IndexFlatIP` per company, chunk rows in SQLite.
 - pgvector: `PgVectorStore` as shipped: exact search for companies up to
   EXACT_SEARCH_MAX_CHUNKS chunks or under HNSW_MIN_SHARE of the table, the
@@ -22,14 +23,17 @@ for a filtered graph search: a company's chunks are scattered over the whole
 graph. Queries are perturbed copies of one of the company's own chunks. Every
 chunk carries ~200 characters of text, as a real chunk row would. pgvector is
 bulk-loaded with binary COPY and its HNSW index built after the load. Needs
-PostgreSQL with pgvector on 127.0.0.1:5432 (scripts/ci_services.sh --install);
-it works in a throwaway database, dropped at the end.
+PostgreSQL with pgvector on 127.0.0.1:5432 (scripts/ci_services.sh --install),
+in a throwaway database dropped at the end; without them the pgvector rows are
+skipped with the reason. The floor, in the same run: each company's own raw
+`IndexFlatIP`, searched directly.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -53,6 +57,10 @@ from core.faiss_store import FaissVectorStore
 from core.pgvector_schema import hnsw_index_ddl
 from core.pgvector_store import PgVectorStore
 from core.vector_chunks import VectorChunk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_server import load_average  # noqa: E402
+from table import Row, print_table  # noqa: E402
 
 DIMENSION = 384
 CLUSTERS = 256
@@ -200,7 +208,43 @@ def faiss_figures(data: Dataset, queries: list[Query], folder: Path) -> Figures:
         store._engine.dispose()
 
 
+def raw_faiss_figures(data: Dataset, queries: list[Query]) -> Figures:
+    """The floor: the querying company's own `IndexFlatIP`, searched directly."""
+    indexes = {}
+    for number in range(data.count):
+        own = data.rows_of(number)
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMENSION))
+        index.add_with_ids(data.vectors[own], (own + 1).astype(np.int64))
+        indexes[number] = index
+
+    def search(query: Query) -> list[int]:
+        _, ids = indexes[query.company].search(query.vector[None], K)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    # One OpenMP thread, as the store searches: threads' spin-waits only cost on a busy CPU.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return measure(search, queries)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 # --- pgvector: one table, HNSW, company filter ----------------------------------------------
+
+
+def pgvector_missing() -> str | None:
+    """Why the pgvector rows cannot run here, or None when they can."""
+    try:
+        with psycopg.connect(ADMIN_DSN, connect_timeout=3) as admin:
+            available = admin.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        return f"PostgreSQL unreachable at {ADMIN_DSN} ({type(exc).__name__})"
+    if available is None:
+        return "PostgreSQL has no pgvector extension (scripts/ci_services.sh --install adds it)"
+    return None
 
 
 @contextmanager
@@ -317,6 +361,98 @@ def plan_of(data: Dataset) -> str:
     return "hnsw" if hnsw == data.count else "exact" if hnsw == 0 else f"hnsw for {hnsw} companies"
 
 
+def measure_all(
+    *, chunks: int, queries: int, companies: Sequence[int], ef_values: Sequence[int]
+) -> list[Row]:
+    rng = np.random.default_rng(2024)
+    started = time.perf_counter()
+    vectors = clustered_vectors(chunks, rng)
+    print(
+        f"{chunks:,} chunks, {DIMENSION}-d, {CLUSTERS} clusters, k={K}, "
+        f"{queries} queries per row; pgvector store constants: "
+        f"EXACT_SEARCH_MAX_CHUNKS={pgvector_store.EXACT_SEARCH_MAX_CHUNKS:,}, "
+        f"HNSW_MIN_SHARE={pgvector_store.HNSW_MIN_SHARE}, "
+        f"HNSW_EF_SEARCH={pgvector_store.HNSW_EF_SEARCH}"
+    )
+    header = f"{'companies':>9} {'chunks/co':>9}  {'store':<22} {'p50 ms':>7} {'p99 ms':>7}"
+    print(header + f" {'recall@10':>9}  notes")
+
+    def line(count: int, name: str, figures: Figures) -> None:
+        size = chunks // count
+        print(
+            f"{count:>9,} {size:>9,}  {name:<22} {figures.p50:>7.2f} {figures.p99:>7.2f} "
+            f"{figures.recall:>9.3f}  {figures.extra}",
+            flush=True,
+        )
+
+    rows: list[Row] = []
+    scenarios = []
+    for count in companies:
+        data = Dataset(vectors, rng.integers(count, size=chunks), count)
+        scenarios.append((data, make_queries(data, queries, rng)))
+        raw = raw_faiss_figures(data, scenarios[-1][1])
+        line(count, "raw IndexFlatIP (floor)", raw)
+        with tempfile.TemporaryDirectory() as folder:
+            store = faiss_figures(data, scenarios[-1][1], Path(folder))
+        line(count, "faiss (flat/company)", store)
+        rows.append(
+            Row(
+                f"Tenant search, {chunks:,} vectors, {count:,} companies, FAISS store",
+                f"p50 {store.p50:.3f} ms, p99 {store.p99:.3f} ms, recall@10 {store.recall:.3f}",
+                f"raw per-company IndexFlatIP: p50 {raw.p50:.3f} ms, p99 {raw.p99:.3f} ms",
+                store.p50 / raw.p50,
+                load_average(),
+            )
+        )
+
+    reason = pgvector_missing()
+    if reason:
+        print(f"pgvector rows skipped: {reason}")
+        rows.append(Row.skip("Tenant search, pgvector", reason))
+    else:
+        with throwaway_database() as url:
+            engine = create_db_engine(url)
+            try:
+                for data, qs in scenarios:
+                    rows.append(pgvector_rows(engine, data, qs, ef_values, line))
+            finally:
+                engine.dispose()
+    print(f"total {time.perf_counter() - started:.0f}s")
+    return rows
+
+
+def pgvector_rows(
+    engine: Engine,
+    data: Dataset,
+    queries: list[Query],
+    ef_values: Sequence[int],
+    line: Callable[[int, str, Figures], None],
+) -> Row:
+    count = data.count
+    store, loaded, built = load_pgvector(data, engine)
+    figures = pg_figures(store, data, queries)
+    figures.extra = (
+        f"{plan_of(data)} path; COPY {loaded:.1f}s, HNSW build {built:.1f}s " + figures.extra
+    ).strip()
+    line(count, "pgvector (store)", figures)
+    for ef in ef_values:
+        forced = pg_figures(
+            store, data, queries, EXACT_SEARCH_MAX_CHUNKS=0, HNSW_MIN_SHARE=0, HNSW_EF_SEARCH=ef
+        )
+        line(count, f"pgvector hnsw ef={ef}", forced)
+    exact_queries = queries[: max(20, len(queries) // 8)] if count == 1 else queries
+    exact = pg_figures(store, data, exact_queries, EXACT_SEARCH_MAX_CHUNKS=10**12)
+    exact.extra = f"{len(exact_queries)} queries" if count == 1 else exact.extra
+    line(count, "pgvector exact", exact)
+    return Row(
+        f"Tenant search, {len(data.vectors):,} vectors, {count:,} companies, pgvector store",
+        f"p50 {figures.p50:.2f} ms, p99 {figures.p99:.2f} ms, recall@10 {figures.recall:.3f}",
+        f"pgvector exact: p50 {exact.p50:.2f} ms, p99 {exact.p99:.2f} ms",
+        figures.p50 / exact.p50,
+        load_average(),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=100_000)
@@ -327,63 +463,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.chunks, args.queries = min(args.chunks, 20_000), min(args.queries, 100)
-    scenarios = [int(count) for count in args.companies.split(",")]
-    ef_values = [int(value) for value in args.ef_search.split(",") if value]
-
-    rng = np.random.default_rng(2024)
-    started = time.perf_counter()
-    vectors = clustered_vectors(args.chunks, rng)
-    print(
-        f"{args.chunks:,} chunks, {DIMENSION}-d, {CLUSTERS} clusters, k={K}, "
-        f"{args.queries} queries per row; pgvector store constants: "
-        f"EXACT_SEARCH_MAX_CHUNKS={pgvector_store.EXACT_SEARCH_MAX_CHUNKS:,}, "
-        f"HNSW_MIN_SHARE={pgvector_store.HNSW_MIN_SHARE}, "
-        f"HNSW_EF_SEARCH={pgvector_store.HNSW_EF_SEARCH}"
+    rows = measure_all(
+        chunks=args.chunks,
+        queries=args.queries,
+        companies=[int(count) for count in args.companies.split(",")],
+        ef_values=[int(value) for value in args.ef_search.split(",") if value],
     )
-    header = f"{'companies':>9} {'chunks/co':>9}  {'store':<22} {'p50 ms':>7} {'p99 ms':>7}"
-    print(header + f" {'recall@10':>9}  notes")
-
-    def line(count: int, name: str, figures: Figures) -> None:
-        size = args.chunks // count
-        print(
-            f"{count:>9,} {size:>9,}  {name:<22} {figures.p50:>7.2f} {figures.p99:>7.2f} "
-            f"{figures.recall:>9.3f}  {figures.extra}",
-            flush=True,
-        )
-
-    with throwaway_database() as url:
-        engine = create_db_engine(url)
-        try:
-            for count in scenarios:
-                data = Dataset(vectors, rng.integers(count, size=args.chunks), count)
-                queries = make_queries(data, args.queries, rng)
-                with tempfile.TemporaryDirectory() as folder:
-                    line(count, "faiss (flat/company)", faiss_figures(data, queries, Path(folder)))
-
-                store, loaded, built = load_pgvector(data, engine)
-                figures = pg_figures(store, data, queries)
-                figures.extra = (
-                    f"{plan_of(data)} path; COPY {loaded:.1f}s, HNSW build {built:.1f}s "
-                    + figures.extra
-                ).strip()
-                line(count, "pgvector (store)", figures)
-                for ef in ef_values:
-                    forced = pg_figures(
-                        store,
-                        data,
-                        queries,
-                        EXACT_SEARCH_MAX_CHUNKS=0,
-                        HNSW_MIN_SHARE=0,
-                        HNSW_EF_SEARCH=ef,
-                    )
-                    line(count, f"pgvector hnsw ef={ef}", forced)
-                exact_queries = queries[: max(20, len(queries) // 8)] if count == 1 else queries
-                exact = pg_figures(store, data, exact_queries, EXACT_SEARCH_MAX_CHUNKS=10**12)
-                exact.extra = f"{len(exact_queries)} queries" if count == 1 else exact.extra
-                line(count, "pgvector exact", exact)
-        finally:
-            engine.dispose()
-    print(f"total {time.perf_counter() - started:.0f}s")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -9,33 +9,28 @@ Prints, in order:
    validate, persist to SQLite with the audit trail) and the CPU time per lead.
 2. The slowest of some adversarial 10,000-character messages.
 3. `POST /api/01-workflow/leads` over HTTP on loopback at 20 concurrent clients:
-   p50/p95/p99/max latency, requests per second, and the CPU time the server
-   process spent per request.
+   p50/p99 latency, requests per second, and the CPU time the server process
+   spent per request; before it, the floor under the same load: bare FastAPI
+   storing each body with one SQLite insert (`bench/bare_app.py`).
 4. Leads per second through `POST /api/01-workflow/leads/batch`.
+5. A table row: the HTTP overhead (the server's CPU per request less the
+   pipeline's CPU per lead in process) next to the bare endpoint's whole CPU.
 
-Targets (issue 4): p99 under 50 ms at 20 clients, at least 200 leads/s through
-the batch endpoint.
+Targets: p99 under 50 ms at 20 clients, at least 200 leads/s through the batch
+endpoint (issue 4); HTTP overhead at most 2x the bare endpoint's CPU (issue 18).
 
 How the HTTP figures are measured. The backend runs as `make demo` runs it: a
 separate `uvicorn backend.main:app` process, one worker, local providers, the
 default log level (INFO, so the access log is written; to a file here), no
-sample data. The load generator is this process: 20 closed-loop clients on one
-asyncio loop, each with its own keep-alive HTTP/1.1 connection, each sending
-its next request as soon as the previous answer is read. The client speaks just
-enough HTTP for this (`_Connection`: pre-encoded requests, `Content-Length`
-responses), so it takes as little as it can of the cores it shares with the
-server; it prints its own CPU time per request. Each request is timed from just
-before its bytes are written to just after its whole body is read. A warm-up of
-`warmup` requests over all 20 connections is answered first and not measured;
-then exactly `requests` requests (2,000 by default) are measured. Every answer
-must be a 201 with a new lead id (no lost or merged leads). The messages are
-the labeled test messages, in turn, so consecutive requests differ. The
-server's CPU time comes from `/proc/<pid>/stat` before and after the measured
-requests (Linux; omitted elsewhere); it is the figure to compare between runs
-on a busy machine, where latencies say more about the neighbours than about
-the server. The load generator's garbage collector is off while it measures:
-this process also holds the pipeline's models, and a full collection of its
-heap stalled all 20 clients at once, which showed as server latency. The
+sample data. The load generator is `http_load.py`'s (20 closed-loop keep-alive
+connections on one asyncio loop, a minimal HTTP client, its own CPU printed).
+A warm-up is answered first and not measured; then exactly `requests` requests
+(2,000 by default) are measured. Every answer must be a 201 with a new lead id
+(no lost or merged leads). The messages are the labeled test messages, in turn,
+so consecutive requests differ. The server's CPU time comes from
+`/proc/<pid>/stat` before and after the measured requests (Linux; omitted
+elsewhere); it is the figure to compare between runs on a busy machine, where
+latencies say more about the neighbours than about the server. The
 "server-side" line is each measured request's `latency_ms` from the access log
 (outermost middleware to the response handed to uvicorn): the service time,
 without the wait for the event loop to get to the request.
@@ -45,18 +40,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib
-import importlib.util
 import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -65,7 +56,9 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from live_server import process_cpu_seconds  # noqa: E402
+from http_load import Load, encode, measure  # noqa: E402
+from live_server import LiveServer, describe_machine, load_average, percentile, serve  # noqa: E402
+from table import Row, print_table  # noqa: E402
 
 from core.database import WalCheckpointer, create_db_engine, init_db  # noqa: E402
 from tests.support import make_settings  # noqa: E402
@@ -78,25 +71,13 @@ CONCURRENCY = 20
 LEADS_PATH = "/api/01-workflow/leads"
 
 
-def describe_machine() -> str:
-    """Cores, load average, and the HTTP stack uvicorn picks (the fast one when installed)."""
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return f"{os.cpu_count()} cores, load average {load}; uvicorn http={http} loop={loop}"
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def messages(count: int) -> list[str]:
     texts, _ = classifier.read_labeled(classifier.LEADS_DATA_DIR / "intent_test.csv")
     return [texts[i % len(texts)] for i in range(count)]
 
 
-async def in_process(count: int, data_dir: Path) -> None:
+async def in_process(count: int, data_dir: Path) -> float:
+    """Leads through the pipeline in this process, one after another; CPU ms per lead."""
     settings = make_settings(data_dir)
     engine = create_db_engine(settings.database_url)
     init_db(engine)
@@ -119,6 +100,7 @@ async def in_process(count: int, data_dir: Path) -> None:
         f"({count} leads, SQLite; {cpu_ms:.2f} ms CPU per lead)"
     )
     engine.dispose()
+    return cpu_ms
 
 
 def worst_case_messages() -> None:
@@ -137,28 +119,19 @@ def worst_case_messages() -> None:
     print(f"worst 10k-char message   {timings[slowest]:8.1f} ms     (pattern {slowest!r} repeated)")
 
 
-# --- the server --------------------------------------------------------------------------------
+# --- over HTTP, next to the floor --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_backend(
+def backend(
     data_dir: Path, log_level: str, *, workers: int = 1, database_url: str | None = None
-) -> tuple[subprocess.Popen, int, Path]:
+) -> AbstractContextManager[LiveServer]:
     """`uvicorn backend.main:app` as `make demo` starts it, on a free port; its log to a file.
 
     With `database_url` (PostgreSQL) the backend runs the production profile's storage
     (`DATABASE_URL`, `VECTOR_STORE=pgvector`), which allows several `workers`.
     """
-    port = _free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    env = {
-        **os.environ,
+    settings = {
         "DATA_DIR": str(data_dir),
         "LLM_PROVIDER": "local",
         "EMBEDDING_PROVIDER": "local",
@@ -166,100 +139,9 @@ def start_backend(
         "LOG_LEVEL": log_level,
         "ENVIRONMENT": "development",
     }
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
     if database_url:
-        env.update(DATABASE_URL=database_url, VECTOR_STORE="pgvector")
-    with log_path.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port)]
-            + ["--host", "127.0.0.1", "--workers", str(workers)],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server, port, log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.terminate()
-    server.wait(timeout=30)
-    sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
-    raise RuntimeError("the backend did not start")
-
-
-# --- the load generator ------------------------------------------------------------------------
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection, with just enough protocol for this benchmark.
-
-    Requests are sent pre-encoded; a response must carry `Content-Length` (FastAPI's JSON
-    responses do). No redirects, no chunked bodies, no reconnects: anything else is an error.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(reader, writer)
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        self.writer.write(request)
-        await self.writer.drain()
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = None
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise RuntimeError(f"HTTP {status} without Content-Length")
-        return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
-
-
-def encode_post(port: int, path: str, body: dict) -> bytes:
-    payload = json.dumps(body).encode()
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    )
-    return head.encode() + payload
-
-
-async def closed_loop(
-    connections: Sequence[_Connection], requests: Sequence[bytes]
-) -> tuple[list[float], list[str]]:
-    """Send every request, each client taking the next one when its last answer is in."""
-    latencies: list[float] = []
-    lead_ids: list[str] = []
-    pending = iter(requests)
-
-    async def client(connection: _Connection) -> None:
-        for request in pending:
-            started = time.perf_counter()
-            status, body = await connection.send(request)
-            latencies.append((time.perf_counter() - started) * 1000)
-            if status != 201:
-                raise RuntimeError(f"POST /leads answered {status}: {body[:300]!r}")
-            lead_ids.append(json.loads(body)["id"])
-
-    await asyncio.gather(*(client(connection) for connection in connections))
-    return latencies, lead_ids
+        settings.update(DATABASE_URL=database_url, VECTOR_STORE="pgvector")
+    return serve(settings, workers=workers, log_path=data_dir / "server.log")
 
 
 def server_side_ms(log_path: Path, count: int) -> list[float]:
@@ -282,47 +164,22 @@ def server_side_ms(log_path: Path, count: int) -> list[float]:
 
 
 async def post_latency(
-    port: int,
-    server_pid: int,
-    count: int,
-    warmup: int,
-    clients: int = CONCURRENCY,
-    log_path: Path | None = None,
-) -> None:
-    texts = messages(warmup + count)
-    requests = [encode_post(port, LEADS_PATH, {"message": text}) for text in texts]
-    connections = [await _Connection.open(port) for _ in range(clients)]
-    try:
-        await closed_loop(connections, requests[:warmup])
-        # This process holds the pipeline's models too (the in-process figure): a full
-        # collection of its heap would stall all clients at once and count as server latency.
-        gc.collect()
-        gc.disable()
-        server_cpu = process_cpu_seconds(server_pid)
-        client_cpu = time.process_time()
-        started = time.perf_counter()
-        latencies, lead_ids = await closed_loop(connections, requests[warmup:])
-        elapsed = time.perf_counter() - started
-        client_cpu = time.process_time() - client_cpu
-        server_cpu_end = process_cpu_seconds(server_pid)
-    finally:
-        gc.enable()
-        for connection in connections:
-            await connection.close()
-    if len(set(lead_ids)) != count:
-        raise RuntimeError(f"{count} requests stored {len(set(lead_ids))} distinct leads")
-    print(
-        f"POST /leads, {clients} clients  p50 {percentile(latencies, 50):6.1f} ms   "
-        f"p95 {percentile(latencies, 95):6.1f} ms   p99 {percentile(latencies, 99):6.1f} ms   "
-        f"max {max(latencies):6.1f} ms   mean {statistics.fmean(latencies):6.1f} ms"
+    server: LiveServer, count: int, clients: int, log_path: Path | None = None
+) -> Load:
+    """POST /leads from `clients` connections, each answer a 201 with a new lead."""
+    texts = messages(count + max(100, count // 10))
+    load = await measure(
+        server,
+        lambda i: encode(server.port, "POST", LEADS_PATH, body={"message": texts[i]}),
+        count=count,
+        clients=clients,
+        expect=201,
+        warmup=len(texts) - count,
     )
-    server = ""
-    if server_cpu is not None and server_cpu_end is not None:
-        server = f"server CPU {(server_cpu_end - server_cpu) / count * 1000:.2f} ms per request; "
-    print(
-        f"                         {count / elapsed:8.0f} req/s    ({count} requests after "
-        f"{warmup} warm-up; {server}load generator {client_cpu / count * 1000:.2f} ms)"
-    )
+    stored = {json.loads(body)["id"] for body in load.bodies}
+    if len(stored) != count:
+        raise RuntimeError(f"{count} requests stored {len(stored)} distinct leads")
+    print(f"POST /leads, {clients} clients  {load.summary()}")
     served = server_side_ms(log_path, count) if log_path else []
     if served:
         print(
@@ -330,11 +187,29 @@ async def post_latency(
             f"p99 {percentile(served, 99):.2f} ms   max {max(served):.2f} ms   "
             f"(access log: the rest of each latency is the wait for the server)"
         )
+    return load
 
 
-def batch_throughput(port: int, batches: int, size: int) -> None:
+async def bare_floor(data_dir: Path, count: int, clients: int) -> Load:
+    """The same requests to bare FastAPI storing each body with one SQLite insert."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    texts = messages(count + max(100, count // 10))
+    with serve({"DATA_DIR": str(data_dir)}, app="bare_app:app") as server:
+        load = await measure(
+            server,
+            lambda i: encode(server.port, "POST", "/leads", body={"message": texts[i]}),
+            count=count,
+            clients=clients,
+            expect=201,
+            warmup=len(texts) - count,
+        )
+    print(f"floor: bare FastAPI + 1 insert, {clients} clients  {load.summary()}")
+    return load
+
+
+def batch_throughput(server: LiveServer, batches: int, size: int) -> float:
     texts = messages(batches * size)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+    with httpx.Client(base_url=server.url, timeout=300) as client:
         started = time.perf_counter()
         for index in range(batches):
             chunk = texts[index * size : (index + 1) * size]
@@ -343,9 +218,56 @@ def batch_throughput(port: int, batches: int, size: int) -> None:
         elapsed = time.perf_counter() - started
     total = batches * size
     print(f"POST /leads/batch        {total / elapsed:8.0f} leads/s  ({batches} × {size} leads)")
+    return total / elapsed
 
 
-async def main() -> None:
+async def measure_all(
+    *,
+    quick: bool,
+    requests: int | None = None,
+    clients: Sequence[int] = (CONCURRENCY,),
+    log_level: str = "INFO",
+    database_url: str | None = None,
+    workers: int = 1,
+) -> list[Row]:
+    scale = 1 if quick else 5
+    requests = requests or (400 if quick else 2000)
+    print(describe_machine())
+    storage = "PostgreSQL + pgvector" if database_url else "SQLite + FAISS"
+    print(f"server: {workers} uvicorn worker(s), {storage}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline_ms = await in_process(200 * scale, Path(tmp) / "in-process")
+        worst_case_messages()
+        data_dir = Path(tmp) / "server"
+        for count in clients:
+            floor = await bare_floor(Path(tmp) / f"bare-{count}", requests, count)
+            with backend(data_dir, log_level, workers=workers, database_url=database_url) as server:
+                load = await post_latency(server, requests, count, data_dir / "server.log")
+            rows.append(http_overhead_row(load, floor, pipeline_ms, count))
+        with backend(data_dir, log_level, workers=workers, database_url=database_url) as server:
+            batch_throughput(server, batches=scale, size=200)
+        print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return rows
+
+
+def http_overhead_row(load: Load, floor: Load, pipeline_ms: float, clients: int) -> Row:
+    """What HTTP adds to the pipeline (server CPU per request less the pipeline's CPU per
+    lead in process) against all that the bare endpoint costs."""
+    if load.server_cpu_ms is None or floor.server_cpu_ms is None:
+        return Row.skip("A1 `POST /leads` HTTP overhead", "no /proc here to read CPU time from")
+    overhead = load.server_cpu_ms - pipeline_ms
+    return Row(
+        f"A1 `POST /leads`, {clients} clients: HTTP overhead",
+        f"{overhead:.2f} ms CPU/req ({load.server_cpu_ms:.2f} server − {pipeline_ms:.2f} "
+        f"pipeline); p99 {load.p(99):.1f} ms",
+        f"bare FastAPI + 1 insert: {floor.server_cpu_ms:.2f} ms CPU/req; p99 {floor.p(99):.1f} ms",
+        overhead / floor.server_cpu_ms,
+        load_average(),
+    )
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer leads, for a smoke run")
     parser.add_argument("--requests", type=int, help="measured POST /leads (default 2000)")
@@ -369,36 +291,18 @@ async def main() -> None:
     args = parser.parse_args()
     if args.workers > 1 and not args.database_url:
         parser.error("--workers > 1 needs --database-url: the embedded FAISS store is per process")
-    scale = 1 if args.quick else 5
-    requests = args.requests or (400 if args.quick else 2000)
-    print(describe_machine())
-    storage = "PostgreSQL + pgvector" if args.database_url else "SQLite + FAISS"
-    print(f"server: {args.workers} uvicorn worker(s), {storage}")
-    with tempfile.TemporaryDirectory() as tmp:
-        await in_process(200 * scale, Path(tmp) / "in-process")
-        worst_case_messages()
-        server, port, log_path = start_backend(
-            Path(tmp) / "server",
-            args.log_level,
-            workers=args.workers,
+    rows = asyncio.run(
+        measure_all(
+            quick=args.quick,
+            requests=args.requests,
+            clients=args.clients,
+            log_level=args.log_level,
             database_url=args.database_url,
+            workers=args.workers,
         )
-        try:
-            for clients in args.clients:
-                await post_latency(
-                    port,
-                    server.pid,
-                    requests,
-                    warmup=max(100, requests // 10),
-                    clients=clients,
-                    log_path=log_path,
-                )
-            batch_throughput(port, batches=scale, size=200)
-            print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    )
+    print_table(rows)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

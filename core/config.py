@@ -174,12 +174,17 @@ class Settings(BaseSettings):
         """
         if self.JWT_SECRET is not None:
             return self.JWT_SECRET.get_secret_value(), False
-        path = self.DATA_DIR / ".jwt_secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip(), True
+        return _generated_secret(self.DATA_DIR / ".jwt_secret"), True
+
+
+@lru_cache
+def _generated_secret(path: Path) -> str:
+    """Read once per process: every authenticated request signs or checks a token with it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _resolve(choice: ProviderChoice, openai_configured: bool) -> Provider:

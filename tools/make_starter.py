@@ -57,6 +57,9 @@ COPIED = (
     "bench/bench_saas.py",
     "bench/saas_support.py",
     "bench/live_server.py",
+    "bench/http_load.py",
+    "bench/bare_app.py",
+    "bench/table.py",
 )
 LEFT_OUT = (
     "docs/interview-guide.md",

@@ -1,14 +1,16 @@
 """Typed dependencies: the runtime, the caller's context, permissions, the tenant's data.
 
 Handlers read like sentences: `def list_leads(ctx: CanReadLeads, db: TenantDBDep)`.
-The context is resolved once per request (FastAPI caches it) and rate-limited
-there, before any handler work. Dependencies without I/O are `async def`, so
-they run on the event loop instead of taking a threadpool hop.
+A route on tenant data opens one session in the caller's tenant, checks the caller
+in it and rate-limits them there, before any handler work; the handler then works in
+that same session (FastAPI resolves it once per request). Dependencies without I/O
+are `async def`, so they run on the event loop instead of taking a threadpool hop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,8 +26,8 @@ from core.telemetry import tag_tenant
 
 from .auth import context as perms
 from .auth.context import RequestContext
-from .auth.services import load_context
-from .auth.tokens import BEARER, decode_access_token
+from .auth.services import load_context, verify_caller
+from .auth.tokens import BEARER, TokenClaims, decode_access_token
 from .db import TenantDB
 from .runtime import SaasRuntime
 
@@ -64,14 +66,22 @@ def _webhook_too_large(limit: int) -> PayloadTooLargeException:
 WebhookBody = Annotated[bytes, Depends(read_webhook_body)]
 
 
-def get_request_context(
-    request: Request,
-    runtime: RuntimeDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> RequestContext:
+async def get_token_claims(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> TokenClaims:
     if not token:
         raise AuthenticationException("Not authenticated", headers=BEARER)
-    claims = decode_access_token(token, settings=runtime.settings)
+    return decode_access_token(token, settings=runtime.settings)
+
+
+TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+def get_request_context(
+    request: Request, runtime: RuntimeDep, claims: TokenClaimsDep
+) -> RequestContext:
+    """The caller, checked in a session of its own: for routes that hold no tenant session
+    through the request (agent runs, which may wait seconds on an LLM)."""
     ctx = load_context(runtime, claims, request_id=request_id(request))
     if ctx.tenant_id is not None:
         tag_tenant(ctx.tenant_id)
@@ -82,27 +92,69 @@ def get_request_context(
 CurrentContext = Annotated[RequestContext, Depends(get_request_context)]
 
 
-def require(permission: str) -> Callable[[RequestContext], Awaitable[RequestContext]]:
-    async def check(ctx: CurrentContext) -> RequestContext:
+@dataclass(frozen=True)
+class TenantScope:
+    ctx: RequestContext
+    db: TenantDB
+
+
+def open_tenant_scope(
+    request: Request, runtime: RuntimeDep, claims: TokenClaimsDep
+) -> Iterator[TenantScope]:
+    """The request's one session in the caller's tenant, with the caller checked in it: a
+    route that reads or writes tenant data makes one connection checkout and one transaction,
+    not one to check the caller and another for the work."""
+    if claims.tenant_id is None:
+        load_context(runtime, claims, request_id=request_id(request))  # a valid platform admin
+        raise AuthorizationException("This action is for tenant users")
+    with runtime.tenant_db(claims.tenant_id) as db:
+        ctx = verify_caller(db, claims, request_id=request_id(request))
+        tag_tenant(db.tenant_id)
+        runtime.rate_limiter.hit_tenant(db.tenant_id, ctx.subscription_tier or "starter")
+        yield TenantScope(ctx, db)
+
+
+TenantScopeDep = Annotated[TenantScope, Depends(open_tenant_scope)]
+
+
+async def get_tenant_context(scope: TenantScopeDep) -> RequestContext:
+    return scope.ctx
+
+
+TenantContext = Annotated[RequestContext, Depends(get_tenant_context)]
+
+
+def require(
+    permission: str, *, in_tenant: bool = True
+) -> Callable[[RequestContext], Awaitable[RequestContext]]:
+    """The caller, if they hold `permission`: checked in the request's tenant session
+    (`in_tenant`), or in a short session of its own."""
+
+    def allowed(ctx: RequestContext) -> RequestContext:
         if not ctx.can(permission):
             raise AuthorizationException(f"This action needs the {permission!r} permission")
         return ctx
 
-    return check
+    async def check_in_tenant(ctx: TenantContext) -> RequestContext:
+        return allowed(ctx)
+
+    async def check(ctx: CurrentContext) -> RequestContext:
+        return allowed(ctx)
+
+    return check_in_tenant if in_tenant else check
 
 
 CanReadLeads = Annotated[RequestContext, Depends(require(perms.LEADS_READ))]
 CanWriteLeads = Annotated[RequestContext, Depends(require(perms.LEADS_WRITE))]
 CanReadCRM = Annotated[RequestContext, Depends(require(perms.CRM_READ))]
 CanWriteCRM = Annotated[RequestContext, Depends(require(perms.CRM_WRITE))]
-CanRunAgents = Annotated[RequestContext, Depends(require(perms.AGENTS_RUN))]
 TenantAdmin = Annotated[RequestContext, Depends(require(perms.ADMIN))]
-PlatformAdmin = Annotated[RequestContext, Depends(require(perms.PLATFORM_ADMIN))]
+CanRunAgents = Annotated[RequestContext, Depends(require(perms.AGENTS_RUN, in_tenant=False))]
+PlatformAdmin = Annotated[RequestContext, Depends(require(perms.PLATFORM_ADMIN, in_tenant=False))]
 
 
-def get_tenant_db(ctx: CurrentContext, runtime: RuntimeDep) -> Iterator[TenantDB]:
-    with runtime.tenant_db(ctx.tenant) as db:
-        yield db
+async def get_tenant_db(scope: TenantScopeDep) -> TenantDB:
+    return scope.db
 
 
 TenantDBDep = Annotated[TenantDB, Depends(get_tenant_db)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -124,3 +126,39 @@ def test_a_table_made_by_an_earlier_version_gains_the_new_nullable_columns(
     assert old.status_code == 200
     assert old.json()["field_sources"] is None
     assert new.json()["field_sources"]["budget"] == "rules"
+
+
+def count_notes(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM notes")).scalar_one()
+
+
+def test_concurrent_writers_each_get_a_turn(tmp_path: Path) -> None:
+    engine, _ = sqlite_file(tmp_path)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        for future in [pool.submit(write_rows, engine, 10) for _ in range(20)]:
+            future.result()
+    assert count_notes(engine) == 200
+
+
+def test_a_writer_waits_for_the_transaction_in_progress_then_writes(tmp_path: Path) -> None:
+    engine, _ = sqlite_file(tmp_path)
+    with engine.connect() as first:
+        first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+        second = ThreadPoolExecutor(max_workers=1).submit(write_rows, engine, 1)
+        time.sleep(0.2)
+        assert not second.done()  # queued behind the open write transaction
+        first.commit()
+        second.result(timeout=10)
+    assert count_notes(engine) == 2
+
+
+def test_a_write_transaction_abandoned_without_commit_lets_the_next_writer_in(
+    tmp_path: Path,
+) -> None:
+    engine, _ = sqlite_file(tmp_path)
+    with engine.connect() as abandoned:
+        abandoned.execute(text("INSERT INTO notes (body) VALUES ('lost')"))
+    # Closed mid-transaction: rolled back, and the turn handed on (not held for 30 s).
+    ThreadPoolExecutor(max_workers=1).submit(write_rows, engine, 1).result(timeout=10)
+    assert count_notes(engine) == 1

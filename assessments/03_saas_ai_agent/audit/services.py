@@ -40,10 +40,6 @@ def list_entries(db: TenantDB, *, action: str | None, limit: int, offset: int) -
     statement = db.select(AuditLog)
     if action:
         statement = statement.where(AuditLog.action == action)
-    count = db.count(statement)
-    rows = db.all(
-        statement.order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
+    order = (col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
+    rows, count = db.page(statement, *order, limit=limit, offset=offset)
     return AuditLogPublic(data=[AuditEntryPublic.model_validate(r) for r in rows], count=count)

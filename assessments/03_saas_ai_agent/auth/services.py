@@ -6,6 +6,7 @@ from sqlmodel import col, select
 
 from core.exceptions import AuthenticationException
 
+from ..db import TenantDB
 from ..runtime import SaasRuntime
 from ..tenants.models import Role, Tenant, User
 from .context import PERMISSIONS, RequestContext
@@ -48,16 +49,25 @@ def load_context(runtime: SaasRuntime, claims: TokenClaims, *, request_id: str) 
             request_id=request_id,
         )
     with runtime.tenant_db(claims.tenant_id) as db:
-        user = db.get(User, claims.user_id)
-        tenant = db.first(db.select(Tenant).where(Tenant.id == claims.tenant_id)) if user else None
-    if user is None or tenant is None:
+        return verify_caller(db, claims, request_id=request_id)
+
+
+def verify_caller(db: TenantDB, claims: TokenClaims, *, request_id: str) -> RequestContext:
+    """The caller's context, if the token's user belongs to the tenant `db` is scoped to;
+    one query for the user's role and the tenant's tier."""
+    found = db.session.exec(
+        select(User.role, Tenant.subscription_tier)
+        .join(Tenant, col(Tenant.id) == User.tenant_id)
+        .where(User.id == claims.user_id, db.owns(User), db.owns(Tenant))
+    ).first()
+    if found is None:
         raise AuthenticationException("The access token is invalid", headers=BEARER)
-    role = Role(user.role)
+    role, tier = Role(found[0]), found[1]
     return RequestContext(
-        tenant_id=tenant.id,
-        user_id=user.id,
+        tenant_id=db.tenant_id,
+        user_id=claims.user_id,
         permissions=PERMISSIONS[role],
         role=role,
-        subscription_tier=tenant.subscription_tier,
+        subscription_tier=tier,
         request_id=request_id,
     )

@@ -32,6 +32,6 @@ def get_contact(db: TenantDB, contact_id: uuid.UUID) -> CrmContact:
 
 
 def list_contacts(db: TenantDB, *, limit: int, offset: int) -> tuple[Sequence[CrmContact], int]:
-    statement = db.select(CrmContact)
-    rows = db.all(statement.order_by(col(CrmContact.created_at).desc()).offset(offset).limit(limit))
-    return rows, db.count(statement)
+    return db.page(
+        db.select(CrmContact), col(CrmContact.created_at).desc(), limit=limit, offset=offset
+    )

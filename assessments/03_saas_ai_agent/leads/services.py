@@ -31,9 +31,7 @@ def get_lead(db: TenantDB, lead_id: uuid.UUID) -> Lead:
 
 
 def list_leads(db: TenantDB, *, limit: int, offset: int) -> tuple[Sequence[Lead], int]:
-    statement = db.select(Lead)
-    rows = db.all(statement.order_by(col(Lead.created_at).desc()).offset(offset).limit(limit))
-    return rows, db.count(statement)
+    return db.page(db.select(Lead), col(Lead.created_at).desc(), limit=limit, offset=offset)
 
 
 def update_lead(db: TenantDB, ctx: RequestContext, lead: Lead, changes: LeadUpdate) -> Lead:

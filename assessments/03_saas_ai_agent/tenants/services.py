@@ -152,6 +152,4 @@ def create_user(
 
 
 def list_users(db: TenantDB, *, limit: int, offset: int) -> tuple[list[User], int]:
-    statement = db.select(User)
-    rows = db.all(statement.order_by(col(User.created_at)).offset(offset).limit(limit))
-    return rows, db.count(statement)
+    return db.page(db.select(User), col(User.created_at), limit=limit, offset=offset)

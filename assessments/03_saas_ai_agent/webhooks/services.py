@@ -147,10 +147,7 @@ def list_events(
     statement = db.select(WebhookEvent)
     if status is not None:
         statement = statement.where(WebhookEvent.status == status)
-    rows = db.all(
-        statement.order_by(col(WebhookEvent.created_at).desc()).offset(offset).limit(limit)
-    )
-    return rows, db.count(statement)
+    return db.page(statement, col(WebhookEvent.created_at).desc(), limit=limit, offset=offset)
 
 
 def replay(db: TenantDB, ctx: RequestContext, event_id: str) -> WebhookEvent:
