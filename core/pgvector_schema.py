@@ -1,4 +1,6 @@
-"""The pgvector store's tables and indexes, created once at start.
+"""The pgvector store's tables and indexes: made by the `pgvector` migrations
+(`core/migrations.py`), except the HNSW index of the embedding model's dimension, which
+only the settings know and `create_schema` makes at start when missing.
 
 - `pgvector_chunk`: one row per chunk of every company: text, metadata (JSONB), the
   embedding model and the vector. Ids come from a sequence and are never reused. The
@@ -29,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+
+from core import migrations
 
 log = structlog.get_logger(__name__)
 
@@ -66,15 +70,13 @@ company_table = Table(
 )
 
 
-def create_schema(engine: Engine, dimension: int) -> tuple[int, ...]:
-    """Create the extension, the tables and this dimension's HNSW index when missing.
-
-    Returns the installed pgvector version.
-    """
+def create_schema(engine: Engine, dimension: int, *, migrate: bool = True) -> tuple[int, ...]:
+    """Bring the schema to head (`migrate`) or check it is there, then create this
+    dimension's HNSW index when missing. Returns the installed pgvector version."""
+    migrations.prepare(engine, "pgvector", migrate=migrate)
     dimension = int(dimension)
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-        connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         version = _version(
             connection.execute(
                 text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
@@ -84,13 +86,6 @@ def create_schema(engine: Engine, dimension: int) -> tuple[int, ...]:
             raise RuntimeError(
                 f"pgvector {'.'.join(map(str, version))} has no HNSW index; 0.5.0+ is needed "
                 "(ALTER EXTENSION vector UPDATE after installing a newer package)"
-            )
-        # Checked first: DDL on an existing table would wait for, then block, its users.
-        if connection.execute(text("SELECT to_regclass('pgvector_chunk')")).scalar() is None:
-            metadata_obj.create_all(connection)
-            # Vectors stay in the row, not TOAST: exact search reads every one of them.
-            connection.execute(
-                text("ALTER TABLE pgvector_chunk ALTER COLUMN embedding SET STORAGE MAIN")
             )
         index_name = f"pgvector_chunk_hnsw_{dimension}"
         exists = connection.execute(text("SELECT to_regclass(:name)"), {"name": index_name})
