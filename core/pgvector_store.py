@@ -41,6 +41,7 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.embedding_client import EmbeddingClient
+from core.pg_keyword_search import PgKeywordSearch
 from core.pgvector_schema import chunk_table, create_schema
 from core.telemetry import traced_search
 from core.vector_chunks import (
@@ -110,6 +111,11 @@ class PgVectorStore(EmbeddingWriter):
     @property
     def embedder(self) -> EmbeddingClient:
         return self._embedder
+
+    @property
+    def keyword_search(self) -> PgKeywordSearch:
+        """Keyword ranking, fusion and term counts in SQL: no copy of the chunks in process."""
+        return PgKeywordSearch(self._engine, to_result=_result)
 
     def close(self) -> None:
         """Dispose of the engine if the store created it (a separate PGVECTOR_DATABASE_URL)."""

@@ -124,6 +124,11 @@ def test_upgrade_keeps_the_rows_of_a_database_made_before_migrations(
         if engine.dialect.name == "postgresql":
             chunks = connection.execute(text("SELECT text FROM pgvector_chunk")).scalars().all()
             assert chunks == ["Plans start at $49."]
+            # The keyword-search revision filled the new column of the rows already there.
+            matched = connection.execute(
+                text("SELECT count(*) FROM pgvector_chunk WHERE text_search @@ 'plan'::tsquery")
+            ).scalar_one()
+            assert matched == 1
     for schema in schemas_of(engine):
         migrations.check_at_head(engine, schema)
         assert differences(engine, schema) == []
