@@ -166,7 +166,7 @@ def load(corpus: Corpus, engine: Engine) -> tuple[PgVectorStore, float, float]:
         rate = len(corpus.vectors) / (time.perf_counter() - started)
         started = time.perf_counter()
         with driver.cursor() as cursor:
-            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute("SET maintenance_work_mem = '2GB'")
             cursor.execute(hnsw_index_ddl(DIMENSION))
         driver.commit()
         built = time.perf_counter() - started
