@@ -61,7 +61,8 @@ from bench_vector_search import (  # noqa: E402
 from live_server import percentile, serve  # noqa: E402
 
 from core.database import create_db_engine  # noqa: E402
-from core.pgvector_store import PgVectorStore, hnsw_index_ddl  # noqa: E402
+from core.pgvector_schema import hnsw_index_ddl  # noqa: E402
+from core.pgvector_store import PgVectorStore  # noqa: E402
 
 DIMENSION = 384
 K = 10
