@@ -24,7 +24,6 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine, text
 
 from core import migrations
-
 from core.telemetry import instrument_engine
 
 _log = structlog.get_logger(__name__)
