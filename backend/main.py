@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, settings.ENVIRONMENT)
     configure_tracing("ai-assessments-api")
-    # Importing the routers registers every table model before init_db runs.
+    # Importing the routers registers every table model the assessments use.
     assessments = _load_routers()
 
     @asynccontextmanager
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")
         check_database(settings.database_url)
         engine = create_db_engine(settings.database_url)
-        init_db(engine)
+        init_db(engine, migrate=settings.migrate_on_start)
         checkpointer = WalCheckpointer(engine)
         embedder = create_embedding_client(settings)
         if settings.REDIS_URL:

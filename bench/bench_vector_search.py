@@ -259,6 +259,48 @@ def throwaway_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def copy_chunks(
+    driver: psycopg.Connection,
+    vectors: np.ndarray,
+    numbers: np.ndarray,
+    *,
+    company_id: Callable[[int], str],
+    text_of: Callable[[int], str],
+    model: str,
+    provider: str,
+) -> None:
+    """Binary COPY of one chunk per vector (id = row + 1, company `numbers[row]`), then the
+    companies' rows and the id sequence, as the store's own writes would leave them."""
+    with driver.cursor() as cursor:
+        columns = "id, company_id, document_id, chunk_index, source, text, metadata, "
+        columns += "embedding_model, embedding"
+        with cursor.copy(f"COPY pgvector_chunk ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(
+                ["int8", "varchar", "text", "int4", "text", "text", "jsonb", "text", "vector"]
+            )
+            empty = Jsonb({})
+            for row, vector in enumerate(vectors):
+                company = company_id(int(numbers[row]))
+                copy.write_row(
+                    (row + 1, company, f"doc-{row // 20}", row % 20, "bench.txt", text_of(row))
+                    + (empty, model, vector)
+                )
+        counts = np.bincount(numbers)
+        cursor.executemany(
+            "INSERT INTO pgvector_company "
+            "(company_id, embedding_model, embedding_provider, dimension, chunk_count) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [
+                (company_id(n), model, provider, vectors.shape[1], int(count))
+                for n, count in enumerate(counts)
+                if count
+            ],
+        )
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('pgvector_chunk', 'id'), %s)", (len(vectors),)
+        )
+
+
 def load_pgvector(data: Dataset, engine: Engine) -> tuple[PgVectorStore, float, float]:
     """Bulk load with binary COPY, then build the HNSW index; returns the load and build seconds."""
     store = PgVectorStore(engine=engine, embedder=BenchEmbedder())
@@ -271,34 +313,15 @@ def load_pgvector(data: Dataset, engine: Engine) -> tuple[PgVectorStore, float, 
     try:
         driver = raw.driver_connection
         register_vector(driver)
-        with driver.cursor() as cursor:
-            columns = "id, company_id, document_id, chunk_index, source, text, metadata, "
-            columns += "embedding_model, embedding"
-            with cursor.copy(f"COPY pgvector_chunk ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(
-                    ["int8", "varchar", "text", "int4", "text", "text", "jsonb", "text", "vector"]
-                )
-                empty = Jsonb({})
-                for row, vector in enumerate(data.vectors):
-                    company = data.company_id(int(data.companies[row]))
-                    copy.write_row(
-                        (row + 1, company, f"doc-{row // 20}", row % 20, "bench.txt", FILLER)
-                        + (empty, BenchEmbedder.model, vector)
-                    )
-            counts = np.bincount(data.companies, minlength=data.count)
-            cursor.executemany(
-                "INSERT INTO pgvector_company "
-                "(company_id, embedding_model, embedding_provider, dimension, chunk_count) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (data.company_id(n), BenchEmbedder.model, "bench", DIMENSION, int(counts[n]))
-                    for n in range(data.count)
-                ],
-            )
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence('pgvector_chunk', 'id'), %s)",
-                (len(data.vectors),),
-            )
+        copy_chunks(
+            driver,
+            data.vectors,
+            data.companies,
+            company_id=data.company_id,
+            text_of=lambda _row: FILLER,
+            model=BenchEmbedder.model,
+            provider="bench",
+        )
         driver.commit()
         loaded = time.perf_counter() - started
         started = time.perf_counter()

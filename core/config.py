@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = None
     VECTOR_STORE: Literal["faiss", "pgvector"] = "faiss"
     PGVECTOR_DATABASE_URL: str | None = None
+    # Upgrade the schema at start; unset = yes, except in production (run `make migrate` first).
+    MIGRATE_ON_START: bool | None = None
 
     # Thresholds and retrieval
     INTENT_CONFIDENCE_THRESHOLD: float = Field(0.7, ge=0, le=1)
@@ -156,6 +158,12 @@ class Settings(BaseSettings):
         if self.DATABASE_URL and self.DATABASE_URL.startswith(("postgresql", "postgres:")):
             return self.DATABASE_URL
         return None
+
+    @property
+    def migrate_on_start(self) -> bool:
+        if self.MIGRATE_ON_START is not None:
+            return self.MIGRATE_ON_START
+        return self.ENVIRONMENT != "production"
 
     @property
     def faiss_index_dir(self) -> Path:

@@ -2,8 +2,8 @@
 
 SQLite (a file under `data/`) by default, with WAL and foreign keys on;
 PostgreSQL through psycopg 3 when `DATABASE_URL` says so
-(`postgresql+psycopg://user@host/db`). Tables are created at start, and
-tables made by an earlier version gain the nullable columns added since.
+(`postgresql+psycopg://user@host/db`). The schema comes from the migrations
+(`core/migrations.py`): `init_db` upgrades to the newest revision, or checks it is there.
 The API server moves SQLite's WAL checkpoints off the request path
 (`WalCheckpointer`), and a process's writers to one SQLite file take turns on a
 lock rather than in SQLite's busy handler.
@@ -19,11 +19,12 @@ from typing import Annotated
 import psycopg
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, text
+from sqlmodel import Session, create_engine, text
 
+from core import migrations
 from core.telemetry import instrument_engine
 
 _log = structlog.get_logger(__name__)
@@ -195,37 +196,10 @@ def check_database(url: str, *, timeout: float = 2.0) -> None:
         ) from exc
 
 
-def init_db(engine: Engine) -> None:
-    """Create every table whose model has been imported, and add new nullable columns."""
-    SQLModel.metadata.create_all(engine)
-    add_missing_columns(engine)
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Give tables made by an earlier version the nullable columns added to their models since.
-
-    There is no migration tool yet; a nullable column without a default is the one
-    change that can be applied to a table with rows in it, safely and on both databases.
-    """
-    inspector = inspect(engine)
-    preparer = engine.dialect.identifier_preparer
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if not inspector.has_table(table.name, schema=table.schema):
-                continue
-            columns = inspector.get_columns(table.name, schema=table.schema)
-            present = {column["name"] for column in columns}
-            for column in table.columns:
-                if column.name in present or not column.nullable or column.primary_key:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                connection.execute(
-                    text(
-                        f"ALTER TABLE {preparer.format_table(table)} "
-                        f"ADD COLUMN {preparer.format_column(column)} {kind}"
-                    )
-                )
-                _log.info("column_added", table=table.name, column=column.name)
+def init_db(engine: Engine, *, migrate: bool = True) -> None:
+    """Upgrade the tables of the three assessments to the newest migration (or, with
+    `migrate=False`, raise `SchemaNotAtHead` unless they are there)."""
+    migrations.prepare(engine, "app", migrate=migrate)
 
 
 def database_reachable(engine: Engine) -> bool:

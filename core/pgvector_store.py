@@ -4,9 +4,9 @@ Same interface and results as `core.faiss_store.FaissVectorStore`, chosen
 with `VECTOR_STORE=pgvector`. Every API process shares the data, so there is
 no per-process lock or file to keep in step.
 
-Tables and indexes (`core.pgvector_schema`) are created at start. Writes lock the
-company's `pgvector_company` row, so writers to one company queue up and a
-mismatching model is refused with the same 409 as FAISS.
+Tables and indexes: `core.pgvector_schema` (made by the migrations; the HNSW index at
+start). Writes lock the company's `pgvector_company` row, so writers to one company
+queue up and a mismatching model is refused with the same 409 as FAISS.
 
 Scores are cosine similarities, `1 - (embedding <=> query)`, as on FAISS
 (inner products of unit vectors), so the 0.45 threshold means the same.
@@ -41,6 +41,7 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.embedding_client import EmbeddingClient
+from core.pg_keyword_search import PgKeywordSearch
 from core.pgvector_schema import chunk_table, create_schema
 from core.telemetry import traced_search
 from core.vector_chunks import (
@@ -90,20 +91,31 @@ SCORE_CHUNKS = text(
 
 class PgVectorStore(EmbeddingWriter):
     def __init__(
-        self, *, engine: Engine, embedder: EmbeddingClient, owns_engine: bool = False
+        self,
+        *,
+        engine: Engine,
+        embedder: EmbeddingClient,
+        owns_engine: bool = False,
+        migrate: bool = True,
     ) -> None:
-        """`owns_engine`: the store created `engine` for itself, and `close` disposes of it."""
+        """`owns_engine`: the store created `engine` for itself, and `close` disposes of it.
+        `migrate`: upgrade the pgvector schema to head, or only check that it is there."""
         if engine.dialect.name != "postgresql":
             raise ValueError("PgVectorStore needs a PostgreSQL engine")
         self._engine = engine
         self._embedder = embedder
         self._owns_engine = owns_engine
         self._search_sql: dict[tuple[int, bool], Any] = {}
-        self.pgvector_version = create_schema(engine, embedder.dimension)
+        self.pgvector_version = create_schema(engine, embedder.dimension, migrate=migrate)
 
     @property
     def embedder(self) -> EmbeddingClient:
         return self._embedder
+
+    @property
+    def keyword_search(self) -> PgKeywordSearch:
+        """Keyword ranking, fusion and term counts in SQL: no copy of the chunks in process."""
+        return PgKeywordSearch(self._engine, to_result=_result)
 
     def close(self) -> None:
         """Dispose of the engine if the store created it (a separate PGVECTOR_DATABASE_URL)."""

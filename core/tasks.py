@@ -53,7 +53,7 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy.engine import Engine
 
 from core.config import Settings, get_settings
-from core.database import check_database, create_db_engine
+from core.database import check_database, create_db_engine, init_db
 from core.llm_client import LLMClient, create_llm_client
 from core.logger import configure_logging
 from core.telemetry import configure_tracing, shutdown_tracing
@@ -364,6 +364,11 @@ def _check_services(**_: Any) -> None:
             raise RuntimeError("CELERY_BROKER_URL is not set: a Celery worker needs a broker")
         check_database(settings.database_url)
         check_broker(settings.CELERY_BROKER_URL)
+        engine = create_db_engine(settings.database_url)
+        try:
+            init_db(engine, migrate=settings.migrate_on_start)
+        finally:
+            engine.dispose()
     except RuntimeError as exc:
         log.error("worker_start_refused", reason=str(exc))
         raise SystemExit(f"Celery worker not started: {exc}") from None

@@ -102,7 +102,12 @@ def _pgvector_store(
     own_engine = url != settings.database_url
     store_engine = create_db_engine(url) if own_engine else engine
     try:
-        return PgVectorStore(engine=store_engine, embedder=embedder, owns_engine=own_engine)
+        return PgVectorStore(
+            engine=store_engine,
+            embedder=embedder,
+            owns_engine=own_engine,
+            migrate=settings.migrate_on_start,
+        )
     except SQLAlchemyError as exc:
         if own_engine:
             store_engine.dispose()

@@ -36,6 +36,8 @@ COPIED = (
     "LICENSE",
     "Makefile",
     "README.md",
+    "alembic.ini",
+    "migrations",
     "pyproject.toml",
     "assessments",
     "backend",

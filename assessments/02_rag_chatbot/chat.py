@@ -50,6 +50,7 @@ from .rewriting import (
 from .schemas import ChatRequest, ChatResponse, SourcePublic
 from .services import get_company
 from .streaming import sse_event
+from .term_counts import database_term_stats
 
 log = structlog.get_logger(__name__)
 
@@ -190,7 +191,13 @@ async def local_answer(turn: PreparedTurn, *, vector_store: VectorStoreBackend) 
     does not), and they are cached per company until its chunks change.
     """
     context = turn.context
-    if turn.chunks:  # with none the answer is the refusal: nothing to check
+    keywords = getattr(vector_store, "keyword_search", None)
+    if turn.chunks and keywords is not None:  # pgvector: counted by the database
+        stats = await anyio.to_thread.run_sync(
+            database_term_stats, keywords, turn.company_id, context.question
+        )
+        context = replace(context, term_stats=stats)
+    elif turn.chunks:  # with none the answer is the refusal: nothing to check
         corpus = turn.retrieval.corpus or await anyio.to_thread.run_sync(
             company_corpus, vector_store, turn.company_id
         )

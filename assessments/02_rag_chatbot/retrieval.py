@@ -99,6 +99,19 @@ async def retrieve(
     if mode == "vector":
         return Retrieval(ranked=by_vector[:k], best_score=best, threshold=threshold, mode=mode)
 
+    keywords = getattr(vector_store, "keyword_search", None)
+    if keywords is not None:  # pgvector: keyword ranking and fusion in SQL (no corpus read)
+        ranked = await anyio.to_thread.run_sync(
+            lambda: keywords.fuse(
+                query,
+                embedding,
+                company_id=company_id,
+                vector_ids=[hit.chunk_id for hit in by_vector],
+                k=k,
+                depth=depth,
+            )
+        )
+        return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode)
     corpus = await anyio.to_thread.run_sync(company_corpus, vector_store, company_id)
     by_keyword = corpus.build(_make_keyword_index).search(query, k=depth)
     fused = reciprocal_rank_fusion([[hit.chunk_id for hit in by_vector], by_keyword])

@@ -1,10 +1,13 @@
-"""PostgreSQL row-level security: the second wall between tenants, applied at start.
+"""PostgreSQL row-level security: the second wall between tenants.
 
 Tenant traffic runs as `SAAS_DB_APP_ROLE` (NOLOGIN, NOBYPASSRLS; connections
-`SET ROLE` to it, see `db.create_tenant_engine`). Every tenant table gets a
+`SET ROLE` to it, see `db.create_tenant_engine`). Every tenant table has a
 policy that compares its tenant column with `app.tenant_id`, which
 `db.tenant_session` sets per transaction with `set_config(..., true)`. A
 transaction that never set it sees no rows at all.
+
+The policies are part of the schema (the first migration, `migrations/app/`); the
+role is a setting, so it and its grants are applied at start, here.
 
 The role in DATABASE_URL owns the tables and serves the privileged paths, so
 it must be a superuser or have BYPASSRLS (FORCE makes the policies bind the
@@ -34,8 +37,6 @@ TENANT_TABLES: dict[str, tuple[str, str]] = {
     "webhook_event": ("tenant_id", "SELECT, INSERT, UPDATE"),
 }
 TABLES_WITH_SEQUENCES = ("crm_sync", "audit_log", "usage_event", "webhook_event")
-POLICY = "tenant_isolation"
-_CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 # Any constant works: it only serialises concurrent start-ups applying the policies.
 _LOCK_KEY = 0x5AA5_0003
 
@@ -47,18 +48,8 @@ def apply_row_level_security(engine: Engine, *, app_role: str) -> None:
         role = _quote(connection, app_role)
         _create_app_role(connection, app_role, role)
         connection.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
-        for table, (column, privileges) in TENANT_TABLES.items():
-            name = _quote(connection, table)
-            condition = f"{_quote(connection, column)} = {_CURRENT_TENANT}"
-            connection.execute(text(f"GRANT {privileges} ON {name} TO {role}"))
-            connection.execute(text(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))
-            connection.execute(text(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
-            connection.execute(text(f"DROP POLICY IF EXISTS {POLICY} ON {name}"))
-            connection.execute(
-                text(
-                    f"CREATE POLICY {POLICY} ON {name} USING ({condition}) WITH CHECK ({condition})"
-                )
-            )
+        for table, (_column, privileges) in TENANT_TABLES.items():
+            connection.execute(text(f"GRANT {privileges} ON {_quote(connection, table)} TO {role}"))
         for table in TABLES_WITH_SEQUENCES:
             sequence = connection.execute(
                 text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}

@@ -1,0 +1,29 @@
+"""The answerability check's term statistics, counted by PostgreSQL (the pgvector profile).
+
+On FAISS the statistics are built in memory from every chunk of the company
+(`answerability.company_term_stats`). On pgvector the database counts them instead, for
+the question's terms only (all the check weighs): per term, the chunks whose
+`text_search` holds one of the question's words that stem to it. PostgreSQL's English
+stemmer decides what a word matches there, so a count can differ a little from the
+in-memory one (which uses `answerability.stem`): "pricing" and "price" meet in both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.pg_keyword_search import PgKeywordSearch
+
+from .answerability import TermStats, content_terms
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def database_term_stats(keywords: PgKeywordSearch, company_id: str, question: str) -> TermStats:
+    """Document frequencies of the question's terms over the company's chunks (blocking)."""
+    words_by_term: dict[str, list[str]] = {}
+    for word in _WORD.findall(question.lower().replace("’", "'")):
+        for term in content_terms(word):
+            words_by_term.setdefault(term, []).append(word)
+    documents, counts = keywords.document_frequencies(company_id, list(words_by_term.values()))
+    return TermStats(documents=documents, frequency=dict(zip(words_by_term, counts, strict=True)))

@@ -1,0 +1,7 @@
+"""Alembic environment of the `pgvector` schema: the chunk store of VECTOR_STORE=pgvector."""
+
+from alembic import context
+
+from core.migrations import pgvector_metadata, run_migrations
+
+run_migrations(context, "pgvector", pgvector_metadata())

@@ -1,0 +1,148 @@
+"""Keyword search inside PostgreSQL: BM25 over the generated tsvector, fused with the vectors.
+
+The stand-in embedder gives every query the same vector, so the vector ranking cannot
+know what a question asks: whatever rises to the top does so by its keywords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+import core.pg_keyword_search as pg_keyword_search
+from core.database import create_db_engine
+from core.pgvector_store import PgVectorStore
+from tests.services import throwaway_database
+
+from .vector_support import DOCS, FakeEmbedder, add_docs
+
+pytestmark = pytest.mark.core
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[PgVectorStore]:
+    with throwaway_database() as url:
+        engine: Engine = create_db_engine(url)
+        store = PgVectorStore(engine=engine, embedder=FakeEmbedder())
+        anyio.run(add_docs, store, "acme")
+        anyio.run(add_docs, store, "globex")
+        yield store
+        engine.dispose()
+
+
+def vector_ranking(store: PgVectorStore, company_id: str) -> tuple[object, list[int]]:
+    query = anyio.run(store.embedder.embed_query, "any question")
+    hits = store.similarity_search(query, company_id=company_id, k=20, threshold=-1.0)
+    return query, [hit.chunk_id for hit in hits]
+
+
+def test_the_chunk_holding_the_question_words_comes_first(store: PgVectorStore) -> None:
+    query, by_vector = vector_ranking(store, "acme")
+
+    ranked = store.keyword_search.fuse(
+        "Is your team there on Mondays?",
+        query,
+        company_id="acme",
+        vector_ids=by_vector,
+        k=2,
+        depth=20,
+    )
+
+    assert ranked[0].text == DOCS[0]
+    assert by_vector.index(ranked[0].chunk_id) > 0  # not the vectors' choice
+    cosine = {
+        hit.chunk_id: hit.score
+        for hit in store.score_chunks(query, company_id="acme", chunk_ids=by_vector)
+    }
+    assert [hit.score for hit in ranked] == pytest.approx([cosine[hit.chunk_id] for hit in ranked])
+
+
+def test_a_rarer_word_outweighs_a_common_one(store: PgVectorStore) -> None:
+    query, by_vector = vector_ranking(store, "acme")
+
+    # "support" is in two chunks, "refunds" in one: BM25's idf, which ts_rank_cd lacks.
+    ranked = store.keyword_search.fuse(
+        "support refunds", query, company_id="acme", vector_ids=by_vector, k=1, depth=20
+    )
+
+    assert ranked[0].text == DOCS[1]
+
+
+def test_fusion_adds_reciprocal_ranks_and_keeps_vector_only_chunks(store: PgVectorStore) -> None:
+    query, by_vector = vector_ranking(store, "acme")
+
+    ranked = store.keyword_search.fuse(
+        "penguins", query, company_id="acme", vector_ids=by_vector, k=4, depth=20
+    )
+
+    # No chunk mentions penguins: the vector ranking stands as it was.
+    assert [hit.chunk_id for hit in ranked] == by_vector[:4]
+
+
+def test_only_the_asking_company_chunks_come_back(store: PgVectorStore) -> None:
+    query, by_vector = vector_ranking(store, "acme")
+    acme = set(by_vector)
+
+    ranked = store.keyword_search.fuse(
+        "headquarters Austin Texas refunds support",
+        query,
+        company_id="acme",
+        vector_ids=[],
+        k=10,
+        depth=20,
+    )
+
+    assert ranked and {hit.chunk_id for hit in ranked} <= acme
+
+
+def test_query_syntax_in_a_question_is_only_words(store: PgVectorStore) -> None:
+    query, by_vector = vector_ranking(store, "acme")
+
+    ranked = store.keyword_search.fuse(
+        "refunds & | ! ( ) :* <-> 'Austin' \\",
+        query,
+        company_id="acme",
+        vector_ids=by_vector,
+        k=4,
+        depth=20,
+    )
+
+    assert {hit.text for hit in ranked[:2]} == {DOCS[1], DOCS[3]}
+
+
+def test_document_frequencies_are_counted_per_company(store: PgVectorStore) -> None:
+    with store._engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM pgvector_chunk WHERE company_id = 'globex' AND chunk_index > 0")
+        )
+        connection.execute(
+            text("UPDATE pgvector_company SET chunk_count = 1 WHERE company_id = 'globex'")
+        )
+
+    acme = store.keyword_search.document_frequencies(
+        "acme", [["support"], ["refund", "refunds"], ["penguins"]]
+    )
+    globex = store.keyword_search.document_frequencies("globex", [["support"]])
+
+    assert acme == (4, [2, 1, 0])
+    assert globex == (1, [1])
+
+
+def test_with_common_words_only_chunks_holding_a_rarer_one_are_scored(
+    store: PgVectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query, _ = vector_ranking(store, "acme")
+
+    def keyword_hits() -> list[str]:
+        ranked = store.keyword_search.fuse(
+            "support refunds", query, company_id="acme", vector_ids=[], k=4, depth=20
+        )
+        return [hit.text for hit in ranked]
+
+    assert keyword_hits() == [DOCS[1], DOCS[0], DOCS[2]]  # "refunds" first: the rarer word
+    monkeypatch.setattr(pg_keyword_search, "KEYWORD_CANDIDATES", 1)
+    assert keyword_hits() == [DOCS[1]]
