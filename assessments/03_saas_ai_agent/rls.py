@@ -51,6 +51,10 @@ def apply_row_level_security(engine: Engine, *, app_role: str) -> None:
             name = _quote(connection, table)
             condition = f"{_quote(connection, column)} = {_CURRENT_TENANT}"
             connection.execute(text(f"GRANT {privileges} ON {name} TO {role}"))
+            # ALTER and CREATE POLICY lock the table exclusively: done again while other
+            # processes serve requests (a worker's first job), they deadlock with them.
+            if _policy_in_place(connection, name):
+                continue
             connection.execute(text(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))
             connection.execute(text(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
             connection.execute(text(f"DROP POLICY IF EXISTS {POLICY} ON {name}"))
@@ -90,6 +94,20 @@ def _create_app_role(connection: Connection, app_role: str, role: str) -> None:
     ).scalar_one()
     if not is_superuser:
         connection.execute(text(f"GRANT {role} TO CURRENT_USER"))
+
+
+def _policy_in_place(connection: Connection, name: str) -> bool:
+    """Whether the table has row-level security forced and the tenant policy."""
+    return bool(
+        connection.execute(
+            text(
+                "SELECT c.relrowsecurity AND c.relforcerowsecurity AND EXISTS ("
+                " SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = :policy)"
+                " FROM pg_class c WHERE c.oid = to_regclass(:name)"
+            ),
+            {"policy": POLICY, "name": name},
+        ).scalar()
+    )
 
 
 def _check_owner_bypasses_rls(connection: Connection) -> None:
