@@ -151,7 +151,7 @@ async def _data_error(request: Request, exc: DataError) -> JSONResponse:
         error_body(
             "invalid_value",
             "The request holds a value the database cannot store",
-            _request_id(request),
+            request_id(request),
         ),
         status_code=422,
     )
