@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.request_id import request_id
@@ -144,19 +143,6 @@ def _jsonable_errors(exc: RequestValidationError) -> list[dict]:
     return cleaned
 
 
-async def _data_error(request: Request, exc: DataError) -> JSONResponse:
-    # The database refused a value the client sent (PostgreSQL: a NUL byte in text, a
-    # number out of range); SQLite takes the same values, so no validator catches them.
-    return JSONResponse(
-        error_body(
-            "invalid_value",
-            "The request holds a value the database cannot store",
-            request_id(request),
-        ),
-        status_code=422,
-    )
-
-
 async def _validation_exception(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = _jsonable_errors(exc)
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
@@ -172,6 +158,5 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppException, _app_exception)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_exception)  # type: ignore[arg-type]
-    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     # Unexpected exceptions become a 500 in the same shape in
     # backend.middleware.RequestContextMiddleware, which also stamps the request ID.

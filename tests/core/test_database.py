@@ -11,7 +11,6 @@ from sqlalchemy import Engine, text
 from backend.main import create_app
 from core.database import WalCheckpointer, create_db_engine
 from tests.contract.helpers import wait_for
-from tests.services import throwaway_database
 from tests.support import make_settings
 
 ROW = "x" * 2000  # a row per page or so: a few hundred rows take the WAL past 1,000 pages
@@ -125,14 +124,3 @@ def test_a_table_made_by_an_earlier_version_gains_the_new_nullable_columns(
     assert old.status_code == 200
     assert old.json()["field_sources"] is None
     assert new.json()["field_sources"]["budget"] == "rules"
-
-
-def test_a_value_postgresql_refuses_is_a_422_not_a_500(tmp_path: Path) -> None:
-    # SQLite stores a NUL byte in text; PostgreSQL raises a DataError for it.
-    with throwaway_database() as url:
-        settings = make_settings(tmp_path, DATABASE_URL=url)
-        with TestClient(create_app(settings)) as client:
-            response = client.get("/api/01-workflow/leads/%00")
-
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_value"
