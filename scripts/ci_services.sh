@@ -23,6 +23,7 @@ done
 if [ "$(id -u)" = 0 ] && [ "${CI:-}" = true ]; then INSTALL=true; fi
 
 PGVECTOR_SOURCE_SUITE="${PGVECTOR_SOURCE_SUITE:-trixie}"
+source "$(dirname "$0")/_debian.sh"
 export DEBIAN_FRONTEND=noninteractive
 PG_VERSION="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
 failures=()
@@ -42,14 +43,6 @@ pgvector_installed() {
 
 apt_candidate() {
   apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }' | grep -qv '(none)'
-}
-
-debian_mirror() {
-  # The Debian archive this machine is set up with (not the security one).
-  {
-    grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{ print $2 }'
-    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{ print $2 }'
-  } | grep -E '/debian/?$' | head -n 1
 }
 
 build_pgvector_from_debian_source() {

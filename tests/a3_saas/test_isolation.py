@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
-from tests.a3_saas.helpers import Api, TenantHandle
+from tests.a3_saas.helpers import Api, TenantHandle, saas_module
 
 
 @pytest.fixture
@@ -120,3 +120,22 @@ def test_row_level_security_refuses_writing_into_another_tenant(pg_api: Api) -> 
         db.commit()
 
     assert "row-level security" in str(err.value)
+
+
+def test_applying_row_level_security_again_waits_for_no_table_lock(
+    pg_api: Api, postgres_url: str
+) -> None:
+    # Another process starting (a Celery worker's first job) while requests hold locks.
+    rls = saas_module("rls")
+    busy = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    starting = create_engine(
+        postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+        connect_args={"options": "-c lock_timeout=2s"},
+    )
+    try:
+        with busy.begin() as request:
+            request.execute(text("LOCK TABLE audit_log, tenant IN ROW EXCLUSIVE MODE"))
+            rls.apply_row_level_security(starting, app_role=pg_api.runtime.saas.DB_APP_ROLE)
+    finally:
+        busy.dispose()
+        starting.dispose()
