@@ -17,22 +17,19 @@ upgraded like an empty one: the first revision of each schema creates only what 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 
 from core.config import PROJECT_ROOT, Settings, get_settings
+from core.startup_lock import exclusive
 
 Schema = Literal["app", "pgvector"]
 
@@ -53,8 +50,6 @@ ASSESSMENT_PACKAGES = (
     "assessments.02_rag_chatbot",
     "assessments.03_saas_ai_agent",
 )
-# pg_advisory_xact_lock key: concurrent start-ups take turns, the first one upgrades.
-_LOCK_KEY = 0x6D69_6772
 _HNSW_PREFIX = "pgvector_chunk_hnsw_"
 
 
@@ -83,9 +78,7 @@ def current(connection: Connection, schema: Schema) -> str | None:
 
 def upgrade(engine: Engine, schema: Schema = "app") -> None:
     """Bring the database to head: one process at a time, nothing done when it is there."""
-    with _one_at_a_time(engine), engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    with exclusive(engine, "migrate"), engine.begin() as connection:
         if current(connection, schema) != head(schema):
             command.upgrade(alembic_config(schema, connection), "head")
 
@@ -194,22 +187,6 @@ def _settings_url(schema: Schema, settings: Settings | None = None) -> str:
     if settings.pgvector_database_url is None:
         raise RuntimeError("the pgvector schema needs PGVECTOR_DATABASE_URL or DATABASE_URL")
     return settings.pgvector_database_url
-
-
-@contextmanager
-def _one_at_a_time(engine: Engine) -> Iterator[None]:
-    """On a SQLite file, a lock file beside it (PostgreSQL takes an advisory lock instead)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        yield
-        return
-    lock_path = Path(f"{database}.migrate.lock")
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def main(argv: list[str] | None = None) -> None:

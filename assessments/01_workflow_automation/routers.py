@@ -26,6 +26,7 @@ from core.dependencies import LLMDep, SettingsDep
 from core.exceptions import AppException, PayloadTooLargeException, ValidationException
 from core.pagination import Limit, Offset
 from core.request_id import RequestIdDep
+from core.startup_lock import exclusive
 
 from . import bulk, services
 from .classifier import INTENTS, Intent, local_intent_model
@@ -82,7 +83,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.error("intent_model_unavailable", hint="data/leads/intent_train.csv is missing")
     else:
         if app.state.settings.LOAD_SAMPLE_DATA:
-            with Session(app.state.engine) as session:
+            # Workers starting together take turns: the second finds the leads there.
+            with exclusive(app.state.engine, "sample-data"), Session(app.state.engine) as session:
                 loaded = await services.load_sample_leads(session, app.state.settings)
             log.info("sample_leads_loaded", count=loaded)
     yield

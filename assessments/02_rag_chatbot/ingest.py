@@ -84,12 +84,14 @@ def ensure_company(session: Session, company_id: str, *, name: str | None = None
             code="invalid_company_id",
         )
     company = session.get(Company, company_id)
-    if company is None:
-        company = Company(id=company_id, name=name or _display_name(company_id))
-        session.add(company)
+    if company is not None:
+        return company
+    session.add(Company(id=company_id, name=name or _display_name(company_id)))
+    try:
         session.commit()
-        session.refresh(company)
-    return company
+    except IntegrityError:  # created meanwhile by a concurrent upload: use that row
+        session.rollback()
+    return session.exec(select(Company).where(Company.id == company_id)).one()
 
 
 async def ingest_documents(

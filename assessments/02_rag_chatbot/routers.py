@@ -29,6 +29,7 @@ from core.database import SessionDep
 from core.dependencies import LLMDep, SettingsDep, VectorStoreDep
 from core.exceptions import AppException, PayloadTooLargeException, error_body
 from core.request_id import request_id
+from core.startup_lock import exclusive
 from core.tasks import TaskRunner
 
 from . import chat as chat_turn
@@ -59,7 +60,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = state.settings
     state.rag_upload_slots = UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
     if settings.LOAD_SAMPLE_DATA:
-        with Session(state.engine) as session:
+        # Workers starting together take turns: the second finds the companies indexed.
+        with exclusive(state.engine, "sample-data"), Session(state.engine) as session:
             await samples.load_sample_companies(
                 session=session, settings=settings, vector_store=state.vector_store
             )

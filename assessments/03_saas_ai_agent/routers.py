@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from core.startup_lock import exclusive
 from core.tasks import create_task_runner
 
 from . import metrics as saas_metrics
@@ -62,7 +63,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         and saas.LOAD_DEMO_TENANTS
         and settings.ENVIRONMENT != "production"
     ):
-        seed_demo_tenants(runtime)
+        # Workers starting together take turns: the second finds the tenants there.
+        with exclusive(app.state.engine, "sample-data"):
+            seed_demo_tenants(runtime)
     runtime.worker = create_worker(runtime, runner)
     if saas.WEBHOOK_WORKER_ENABLED:
         await runtime.worker.start()
