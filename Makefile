@@ -7,7 +7,7 @@ test:  ## Create or reuse .venv, install, run the whole test suite
 	./scripts/test.sh
 
 migrate:  ## Upgrade the database schema to the newest migration (DATABASE_URL; pgvector too when VECTOR_STORE=pgvector)
-	.venv/bin/python -m core.migrations
+	.venv/bin/python -m backend.migrate
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

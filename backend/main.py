@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.assessments import ASSESSMENTS
 from backend.middleware import (
     BodySizeLimitMiddleware,
     NulCharacterMiddleware,
@@ -44,11 +45,6 @@ from core.telemetry import configure_tracing, instrument_app
 from core.vector_store import create_vector_store
 
 VERSION = "0.1.0"
-ASSESSMENTS: dict[str, str] = {
-    "assessments.01_workflow_automation": "/api/01-workflow",
-    "assessments.02_rag_chatbot": "/api/02-rag",
-    "assessments.03_saas_ai_agent": "/api/03-saas",
-}
 log = structlog.get_logger(__name__)
 
 

@@ -35,6 +35,7 @@ from .answering import (
     confidence,
     extractive_answer,
     grounded_llm_answer,
+    llm_answer,
     llm_answer_stream,
     unsupported_claims,
 )
@@ -168,8 +169,15 @@ async def chat(
 
 
 async def answer_turn(
-    turn: PreparedTurn, *, llm: LLMClient | None, vector_store: VectorStoreBackend, rewrite: bool
+    turn: PreparedTurn,
+    *,
+    llm: LLMClient | None,
+    vector_store: VectorStoreBackend,
+    rewrite: bool,
+    check_grounding: bool = True,
 ) -> FinalAnswer:
+    """The answer to a prepared turn. `check_grounding=False` returns the LLM's answer as it
+    came (no claim check, no re-ask): only for the evaluation's before/after comparison."""
     if reason := refusal.gate(turn.retrieval):
         return FinalAnswer(
             REFUSAL_MESSAGE, provider=LOCAL_PROVIDER, model=THRESHOLD_MODEL, refusal_reason=reason
@@ -177,7 +185,11 @@ async def answer_turn(
     context = turn.context
     outcome = await run_step(
         "rag.answer",
-        llm=(lambda: grounded_llm_answer(llm, context)) if llm else None,
+        llm=(
+            (lambda: (grounded_llm_answer if check_grounding else llm_answer)(llm, context))
+            if llm
+            else None
+        ),
         local=lambda: local_answer(turn, vector_store=vector_store),
     )
     answer = _final(outcome)

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from core.migrations import app_metadata, run_migrations
+from backend.migrate import app_metadata, run_migrations
 
 # Upgrades replay revisions and need no models; the alembic command line may autogenerate.
 metadata = app_metadata() if context.config.cmd_opts is not None else None

@@ -2,6 +2,6 @@
 
 from alembic import context
 
-from core.migrations import pgvector_metadata, run_migrations
+from backend.migrate import pgvector_metadata, run_migrations
 
 run_migrations(context, "pgvector", pgvector_metadata())

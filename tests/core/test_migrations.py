@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
+from backend import migrate
 from backend.main import create_app
 from core import migrations
 from core.database import create_db_engine
@@ -48,7 +49,7 @@ def schemas_of(engine: Engine) -> list[migrations.Schema]:
 
 
 def differences(engine: Engine, schema: migrations.Schema) -> list[object]:
-    metadata = migrations.app_metadata() if schema == "app" else migrations.pgvector_metadata()
+    metadata = migrate.app_metadata() if schema == "app" else migrate.pgvector_metadata()
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts=migrations.comparison_options(schema))
         return list(compare_metadata(context, metadata))
@@ -205,7 +206,7 @@ def test_the_documented_commands_bring_the_database_to_head(tmp_path: Path) -> N
         return done.stdout
 
     run("alembic", "upgrade", "head")
-    checked = run("core.migrations", "--check")
+    checked = run("backend.migrate", "--check")
 
     assert f"app: DATABASE_URL={url} at {migrations.head('app')}" in checked
     settings = make_settings(tmp_path, DATABASE_URL=url, MIGRATE_ON_START=False)

@@ -83,8 +83,10 @@ async def evaluate(
     *,
     mode: RetrievalMode | None = None,
     label: str = "",
+    check_grounding: bool = True,
 ) -> EvalReport:
-    """Ask every question through the product's chat pipeline; `state` is a started app's."""
+    """Ask every question through the product's chat pipeline; `state` is a started app's.
+    `check_grounding=False` takes LLM answers unchecked (the "before" of the grounding check)."""
     settings: Settings = state.settings  # type: ignore[attr-defined]
     mode = mode or settings.RETRIEVAL_MODE
     results = []
@@ -105,6 +107,7 @@ async def evaluate(
                 llm=state.llm,  # type: ignore[attr-defined]
                 vector_store=state.vector_store,  # type: ignore[attr-defined]
                 rewrite=False,
+                check_grounding=check_grounding,
             )
             seconds = time.perf_counter() - started
             response = chat.record_turn(turn, answer)
@@ -144,6 +147,7 @@ async def run_sets(
     mode: RetrievalMode | None = None,
     modes: Sequence[RetrievalMode] = (),
     company_folders: Sequence[Path] = (),
+    check_grounding: bool = True,
 ) -> list[EvalReport]:
     """Start the app with `settings` once (its start-up loads the sample data), ingest each
     folder of `company_folders` (one subfolder per company), and evaluate each labelled
@@ -162,7 +166,7 @@ async def run_sets(
                     root=root,
                 )
         return [
-            await evaluate(state, items, mode=each, label=label)
+            await evaluate(state, items, mode=each, label=label, check_grounding=check_grounding)
             for label, items in item_sets
             for each in (modes or [mode])
         ]
@@ -212,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="store_true", help="same as adding held-out")
     parser.add_argument("--details", action="store_true", help="the detailed table per set")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    parser.add_argument(
+        "--without-grounding",
+        action="store_true",
+        help="take the LLM's answers unchecked (no claim check, no re-ask): the 'before' figure",
+    )
     args = parser.parse_args(argv)
 
     available = question_sets(args.squad)
@@ -234,7 +243,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = offline_settings(Path(data_dir), **overrides)
         sets = [(s.label, s.items()[: args.limit]) for s in chosen]
         folders = list(dict.fromkeys(s.companies for s in chosen if s.companies))
-        reports = asyncio.run(run_sets(settings, sets, modes=modes, company_folders=folders))
+        reports = asyncio.run(
+            run_sets(
+                settings,
+                sets,
+                modes=modes,
+                company_folders=folders,
+                check_grounding=not args.without_grounding,
+            )
+        )
     print(f"answers by {reports[0].provider}, {reports[0].store} store")
     print(HEADER)
     for report in reports:
