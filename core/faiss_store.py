@@ -208,31 +208,27 @@ class FaissVectorStore(EmbeddingWriter):
         company_id: str,
         rows: list[VectorChunk],
         vectors: np.ndarray | None,
-        replaced_document_id: str | None,
+        replaced_document_ids: Sequence[str],
         *,
         return_removed: bool = False,
     ) -> list[int]:
-        """Delete a document's chunks and/or add new ones: one transaction, one save."""
+        """Delete documents' chunks and/or add new ones: one transaction, one save."""
         with self._lock(company_id), Session(self._engine) as session:
             index = self._index(company_id, create=bool(rows))
             if index is None:
                 return []
             old_ids: list[int] = []
-            if replaced_document_id is not None:
-                old_ids = list(
-                    session.exec(
-                        select(VectorChunk.id).where(
-                            VectorChunk.company_id == company_id,
-                            VectorChunk.document_id == replaced_document_id,
-                        )
-                    )
+            if replaced_document_ids:
+                replaced = (
+                    col(VectorChunk.company_id) == company_id,
+                    col(VectorChunk.document_id).in_(list(replaced_document_ids)),
                 )
-                session.exec(
-                    delete(VectorChunk).where(
-                        col(VectorChunk.company_id) == company_id,
-                        col(VectorChunk.document_id) == replaced_document_id,
-                    )
-                )
+                old_ids = [
+                    chunk_id
+                    for chunk_id in session.exec(select(VectorChunk.id).where(*replaced))
+                    if chunk_id is not None
+                ]
+                session.exec(delete(VectorChunk).where(*replaced))
             if not rows and not old_ids:
                 return []
             session.add_all(rows)

@@ -274,11 +274,11 @@ class PgVectorStore(EmbeddingWriter):
         company_id: str,
         rows: list[dict[str, Any]],
         vectors: np.ndarray | None,
-        replaced_document_id: str | None,
+        replaced_document_ids: Sequence[str],
         *,
         return_removed: bool = False,
     ) -> list[int]:
-        """Delete a document's chunks and/or add new ones: one transaction."""
+        """Delete documents' chunks and/or add new ones: one transaction."""
         parameters = {"company_id": company_id}
         with self._engine.begin() as connection:
             if rows:
@@ -301,14 +301,14 @@ class PgVectorStore(EmbeddingWriter):
                 return []
             self._check_model(company_id, company.embedding_model, company.dimension)
             old_ids: list[int] = []
-            if replaced_document_id is not None:
+            if replaced_document_ids:
                 old_ids = list(
                     connection.execute(
                         text(
                             "DELETE FROM pgvector_chunk WHERE company_id = :company_id "
-                            "AND document_id = :document_id RETURNING id"
+                            "AND document_id = ANY(:document_ids) RETURNING id"
                         ),
-                        {**parameters, "document_id": replaced_document_id},
+                        {**parameters, "document_ids": list(replaced_document_ids)},
                     ).scalars()
                 )
             new_ids: list[int] = []

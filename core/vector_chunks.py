@@ -59,13 +59,22 @@ class SearchResult:
     metadata: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DocumentChunks:
+    """One document's new chunks, for `replace_documents`."""
+
+    document_id: str
+    texts: Sequence[str]
+    metadata: Metadata = None
+
+
 class EmbeddingWriter:
     """Embed first, then write: the one path by which both vector stores take chunks.
 
     Subclasses set `_embedder` and provide `_rows` (validate and shape the rows) and
-    `_write(company_id, rows, vectors, replaced_document_id, *, return_removed=False)`
-    (store them, replacing that document's chunks when given; the new ids, or the removed
-    ones). Embedding happens before any write, so a failed embedding changes nothing.
+    `_write(company_id, rows, vectors, replaced_document_ids, *, return_removed=False)`
+    (store them in one transaction, replacing those documents' chunks; the new ids, or the
+    removed ones). Embedding happens before any write, so a failed embedding changes nothing.
     """
 
     _embedder: EmbeddingClient
@@ -91,7 +100,7 @@ class EmbeddingWriter:
         if not rows:
             return []
         vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, None)
+        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, ())
 
     async def replace_document(
         self,
@@ -106,15 +115,50 @@ class EmbeddingWriter:
 
         The new chunks are embedded first, so when embedding fails nothing changes.
         """
+        [ids] = await self.replace_documents(
+            [DocumentChunks(document_id, documents, metadata)],
+            company_id=company_id,
+            on_progress=on_progress,
+        )
+        return ids
+
+    async def replace_documents(
+        self,
+        documents: Sequence[DocumentChunks],
+        *,
+        company_id: str,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[list[int]]:
+        """Swap the chunks of several documents at once; the new chunk ids, per document.
+
+        One embedding call for all their chunks (the model batches across documents) and one
+        write (one transaction, and on FAISS one save of the index): adding a document to an
+        upload costs its chunks, not another pass over the company's index.
+        """
         check_company_id(company_id)
-        rows = self._rows(documents, company_id, metadata, document_id=document_id)
-        vectors = await self._embedder.embed_documents(documents, on_progress=on_progress)
-        return await anyio.to_thread.run_sync(self._write, company_id, rows, vectors, document_id)
+        rows = [
+            self._rows(d.texts, company_id, d.metadata, document_id=d.document_id)
+            for d in documents
+        ]
+        texts = [text for d in documents for text in d.texts]
+        vectors = await self._embedder.embed_documents(texts, on_progress=on_progress)
+        ids = await anyio.to_thread.run_sync(
+            self._write,
+            company_id,
+            [row for document_rows in rows for row in document_rows],
+            vectors,
+            [d.document_id for d in documents],
+        )
+        per_document, start = [], 0
+        for document_rows in rows:
+            per_document.append(ids[start : start + len(document_rows)])
+            start += len(document_rows)
+        return per_document
 
     def delete_document(self, document_id: str, *, company_id: str) -> int:
         """Remove a document's chunks, rows and vectors; returns how many went."""
         check_company_id(company_id)
-        return len(self._write(company_id, [], None, document_id, return_removed=True))
+        return len(self._write(company_id, [], None, [document_id], return_removed=True))
 
 
 def query_vector(query_embedding: np.ndarray, *, dimension: int) -> np.ndarray:

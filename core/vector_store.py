@@ -20,7 +20,7 @@ from core.database import create_db_engine
 from core.embedding_client import EmbeddingClient
 from core.faiss_store import FaissVectorStore
 from core.pgvector_store import PgVectorStore
-from core.vector_chunks import Metadata, SearchResult
+from core.vector_chunks import DocumentChunks, Metadata, SearchResult
 
 
 class VectorStoreBackend(Protocol):
@@ -47,6 +47,14 @@ class VectorStoreBackend(Protocol):
         metadata: Metadata = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> list[int]: ...
+
+    async def replace_documents(
+        self,
+        documents: Sequence[DocumentChunks],
+        *,
+        company_id: str,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[list[int]]: ...
 
     def similarity_search(
         self,

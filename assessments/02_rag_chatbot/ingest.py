@@ -2,8 +2,8 @@
 
 `prepare_upload` validates and reads one file (`reading.py`) and chunks it
 (`chunking.py`) without touching any store, so a bad file is refused before anything
-changes. `ingest_documents` then writes each document: unchanged content (same SHA-256) is
-skipped, a source uploaded again replaces its chunks, and a new one is added.
+changes. `ingest_documents` then writes them in one batch: unchanged content (same SHA-256)
+is skipped, a source uploaded again replaces its chunks, and a new one is added.
 `ingest_paths` does both for files and folders (the sample data, `ingest_cli.py`).
 """
 
@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from core.config import Settings
 from core.embedding_client import EmbeddingClient
 from core.exceptions import ConflictException, PayloadTooLargeException, ValidationException
-from core.vector_chunks import COMPANY_ID_PATTERN
+from core.vector_chunks import COMPANY_ID_PATTERN, DocumentChunks
 from core.vector_store import VectorStoreBackend
 
 from .chunking import chunk_sizes, chunk_text
@@ -103,82 +103,95 @@ async def ingest_documents(
     upload_dir: Path,
     on_progress: ProgressCallback | None = None,
 ) -> list[IngestResult]:
-    """Store prepared documents for a company (which must exist), one after another."""
-    return [
-        await _ingest_one(
-            document,
+    """Store prepared documents for a company (which must exist), as one write.
+
+    Unchanged ones are skipped; the chunks of all the others are embedded in one call and
+    stored in one vector-store write, so an upload of many files costs what its chunks
+    cost, and the company's index is saved once, not once per file.
+    """
+    planned: list[tuple[PreparedDocument, Document | None, Document]] = []
+    results: dict[str, IngestResult] = {}
+    for prepared in documents:
+        existing = session.exec(
+            select(Document).where(
+                Document.company_id == company_id, Document.source == prepared.source
+            )
+        ).first()
+        if existing is not None and existing.content_hash == prepared.content_hash:
+            results[prepared.source] = IngestResult(existing, "unchanged")
+            if on_progress is not None:
+                on_progress(len(prepared.chunks))
+            continue
+        document = existing or Document(
+            company_id=company_id, source=prepared.source, content_hash="", chunks=0, bytes=0
+        )
+        planned.append((prepared, existing, document))
+    if planned:
+        # End the read transaction: its pooled connection would otherwise wait out the
+        # embedding (seconds per document), and 20 uploads at once ran the pool dry.
+        session.commit()
+        # The vector store embeds first and swaps chunks atomically: a failure changes nothing.
+        await vector_store.replace_documents(
+            [
+                DocumentChunks(
+                    document.id,
+                    prepared.chunks,
+                    [
+                        {"document_id": document.id, "source": prepared.source, "chunk_index": n}
+                        for n in range(len(prepared.chunks))
+                    ],
+                )
+                for prepared, _, document in planned
+            ],
             company_id=company_id,
-            session=session,
-            vector_store=vector_store,
-            upload_dir=upload_dir,
             on_progress=on_progress,
         )
-        for document in documents
-    ]
-
-
-async def _ingest_one(
-    prepared: PreparedDocument,
-    *,
-    company_id: str,
-    session: Session,
-    vector_store: VectorStoreBackend,
-    upload_dir: Path,
-    on_progress: ProgressCallback | None,
-) -> IngestResult:
-    existing = session.exec(
-        select(Document).where(
-            Document.company_id == company_id, Document.source == prepared.source
+        _record_documents(session, planned, vector_store=vector_store, company_id=company_id)
+        for result in results.values():  # loaded again after the commit that expired them
+            session.refresh(result.document)
+    for prepared, existing, document in planned:
+        session.refresh(document)
+        keep_upload(upload_dir / company_id / prepared.source, prepared.data)
+        status: IngestStatus = "replaced" if existing else "created"
+        results[prepared.source] = IngestResult(document, status)
+        log.info(
+            "document_ingested",
+            company_id=company_id,
+            source=prepared.source,
+            chunks=document.chunks,
+            status=status,
         )
-    ).first()
-    if existing is not None and existing.content_hash == prepared.content_hash:
-        if on_progress is not None:
-            on_progress(len(prepared.chunks))
-        return IngestResult(existing, "unchanged")
+    return [results[prepared.source] for prepared in documents]
 
-    status: IngestStatus = "replaced" if existing else "created"
-    document = existing or Document(
-        company_id=company_id, source=prepared.source, content_hash="", chunks=0, bytes=0
-    )
-    metadata = [
-        {"document_id": document.id, "source": prepared.source, "chunk_index": index}
-        for index in range(len(prepared.chunks))
-    ]
-    # End the read transaction: its pooled connection would otherwise wait out the embedding
-    # (seconds per document), and 20 uploads at once ran the pool dry (500s after 30 s).
-    session.commit()
-    # The vector store embeds first and swaps chunks atomically: a failure changes nothing.
-    await vector_store.replace_document(
-        document_id=document.id,
-        documents=prepared.chunks,
-        company_id=company_id,
-        metadata=metadata,
-        on_progress=on_progress,
-    )
-    document.content_hash = prepared.content_hash
-    document.chunks = len(prepared.chunks)
-    document.bytes = len(prepared.data)
-    document.updated_at = datetime.now(UTC)
-    session.add(document)
+
+def _record_documents(
+    session: Session,
+    planned: Sequence[tuple[PreparedDocument, Document | None, Document]],
+    *,
+    vector_store: VectorStoreBackend,
+    company_id: str,
+) -> None:
+    """The documents' rows, after their chunks: one commit. A source created meanwhile by
+    a concurrent upload is a 409, and the chunks this upload added for new rows go again."""
+    now = datetime.now(UTC)
+    for prepared, _, document in planned:
+        document.content_hash = prepared.content_hash
+        document.chunks = len(prepared.chunks)
+        document.bytes = len(prepared.data)
+        document.updated_at = now
+        session.add(document)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        if existing is None:
-            vector_store.delete_document(document.id, company_id=company_id)
+        for _, existing, document in planned:
+            if existing is None:
+                vector_store.delete_document(document.id, company_id=company_id)
+        sources = ", ".join(f"'{prepared.source}'" for prepared, _, _ in planned)
+        verb = "was" if len(planned) == 1 else "were"
         raise ConflictException(
-            f"'{prepared.source}' was uploaded concurrently by another request; retry"
+            f"{sources} {verb} uploaded concurrently by another request; retry"
         ) from None
-    session.refresh(document)
-    keep_upload(upload_dir / company_id / prepared.source, prepared.data)
-    log.info(
-        "document_ingested",
-        company_id=company_id,
-        source=prepared.source,
-        chunks=document.chunks,
-        status=status,
-    )
-    return IngestResult(document, status)
 
 
 def _display_name(company_id: str) -> str:

@@ -188,7 +188,7 @@ async def test_errors_are_retried_then_the_job_fails_when_its_attempts_are_spent
         class BrokenStore:
             embedder = real.embedder
 
-            async def replace_document(self, **_: Any) -> list[int]:
+            async def replace_documents(self, *_: Any, **__: Any) -> list[list[int]]:
                 raise ConnectionError("vector store away")
 
         state = SimpleNamespace(
