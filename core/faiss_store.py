@@ -149,16 +149,23 @@ class FaissVectorStore(EmbeddingWriter):
             ).one()
         return int(count), int(max_id or 0)
 
-    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
-        """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
+    def chunk_texts(self, company_id: str, *, after_id: int = 0) -> list[tuple[int, str]]:
+        """(id, text) of the company's chunks with an id above `after_id`, by id: the corpus
+        of keyword search (ids grow with each write, so `after_id` reads what is new)."""
         check_company_id(company_id)
         with Session(self._engine) as session:
             rows = session.exec(
                 select(VectorChunk.id, VectorChunk.text)
-                .where(VectorChunk.company_id == company_id)
+                .where(VectorChunk.company_id == company_id, col(VectorChunk.id) > after_id)
                 .order_by(col(VectorChunk.id))
             ).all()
         return [(int(chunk_id), text) for chunk_id, text in rows if chunk_id is not None]
+
+    def chunk_ids(self, company_id: str) -> list[int]:
+        check_company_id(company_id)
+        with Session(self._engine) as session:
+            ids = session.exec(select(VectorChunk.id).where(VectorChunk.company_id == company_id))
+            return [int(chunk_id) for chunk_id in ids if chunk_id is not None]
 
     def score_chunks(
         self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]

@@ -197,17 +197,27 @@ class PgVectorStore(EmbeddingWriter):
             ).one()
         return int(count), int(max_id or 0)
 
-    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
-        """(id, text) of every chunk of the company, by id: the corpus of keyword search."""
+    def chunk_texts(self, company_id: str, *, after_id: int = 0) -> list[tuple[int, str]]:
+        """(id, text) of the company's chunks with an id above `after_id`, by id."""
         check_company_id(company_id)
         with self._engine.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT id, text FROM pgvector_chunk WHERE company_id = :company_id ORDER BY id"
+                    "SELECT id, text FROM pgvector_chunk WHERE company_id = :company_id "
+                    "AND id > :after_id ORDER BY id"
                 ),
-                {"company_id": company_id},
+                {"company_id": company_id, "after_id": after_id},
             )
             return [(int(chunk_id), chunk_text) for chunk_id, chunk_text in rows]
+
+    def chunk_ids(self, company_id: str) -> list[int]:
+        check_company_id(company_id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id FROM pgvector_chunk WHERE company_id = :company_id"),
+                {"company_id": company_id},
+            )
+            return [int(chunk_id) for (chunk_id,) in rows]
 
     def score_chunks(
         self, query_embedding: np.ndarray, *, company_id: str, chunk_ids: Sequence[int]

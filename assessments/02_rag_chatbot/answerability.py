@@ -54,8 +54,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from core.vector_chunks import SearchResult
 
-from .retrieval import CompanyCorpus
-
 MODEL_PATH = Path(__file__).parent / "answerability_model.json"
 SUPPORT_COVERAGE_WEIGHT = 0.5
 
@@ -467,11 +465,3 @@ def assess(
         threshold=model.threshold,
         passage=int(np.argmax(support)) if len(passages) else None,
     )
-
-
-# ---------------------------------------------------------------- company statistics
-
-
-def company_term_stats(corpus: CompanyCorpus) -> TermStats:
-    """Term statistics over the company's chunks (built once per corpus: `corpus.build`)."""
-    return TermStats.of(text for _, text in corpus.rows)

@@ -26,7 +26,6 @@ from core.vector_chunks import SearchResult
 from core.vector_store import VectorStoreBackend
 
 from . import refusal
-from .answerability import company_term_stats
 from .answering import (
     AnswerContext,
     Turn,
@@ -213,7 +212,7 @@ async def local_answer(turn: PreparedTurn, *, vector_store: VectorStoreBackend) 
         corpus = turn.retrieval.corpus or await anyio.to_thread.run_sync(
             company_corpus, vector_store, turn.company_id
         )
-        context = replace(context, term_stats=corpus.build(company_term_stats))
+        context = replace(context, term_stats=corpus.term_stats())
     return await extractive_answer(vector_store.embedder, context)
 
 

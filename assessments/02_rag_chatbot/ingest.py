@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import anyio
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -28,6 +29,7 @@ from core.vector_chunks import COMPANY_ID_PATTERN, DocumentChunks
 from core.vector_store import VectorStoreBackend
 
 from .chunking import chunk_sizes, chunk_text
+from .corpus import refresh_company_corpus
 from .models import Company, Document
 from .reading import SUPPORTED_SUFFIXES, extract_text, sanitise_filename
 from .uploads import keep_upload
@@ -149,6 +151,8 @@ async def ingest_documents(
         _record_documents(session, planned, vector_store=vector_store, company_id=company_id)
         for result in results.values():  # loaded again after the commit that expired them
             session.refresh(result.document)
+        # The keyword index and term statistics catch up now, not on the next question.
+        await anyio.to_thread.run_sync(refresh_company_corpus, vector_store, company_id)
     for prepared, existing, document in planned:
         session.refresh(document)
         keep_upload(upload_dir / company_id / prepared.source, prepared.data)

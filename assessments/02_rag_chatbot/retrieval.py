@@ -17,20 +17,18 @@ chatbot refuses.
 
 from __future__ import annotations
 
-import math
 import re
-import weakref
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import anyio
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from core.vector_chunks import SearchResult
 from core.vector_store import VectorStoreBackend
+
+from .corpus import CompanyCorpus, company_corpus
 
 RetrievalMode = Literal["vector", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("vector", "hybrid")
@@ -113,7 +111,7 @@ async def retrieve(
         )
         return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode)
     corpus = await anyio.to_thread.run_sync(company_corpus, vector_store, company_id)
-    by_keyword = corpus.build(_make_keyword_index).search(query, k=depth)
+    by_keyword = corpus.search(query, k=depth)
     fused = reciprocal_rank_fusion([[hit.chunk_id for hit in by_vector], by_keyword])
     ranked = await _results(fused[:k], by_vector, vector_store, company_id, embedding)
     return Retrieval(ranked=ranked, best_score=best, threshold=threshold, mode=mode, corpus=corpus)
@@ -147,77 +145,3 @@ async def _results(
         known.update((hit.chunk_id, hit) for hit in scored)
     # A chunk deleted since the keyword index was built is simply skipped.
     return [known[chunk_id] for chunk_id in chunk_ids if chunk_id in known]
-
-
-# ---------------------------------------------------------------- BM25
-
-
-def keyword_terms(text: str) -> list[str]:
-    return [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
-
-
-class KeywordIndex:
-    """Okapi BM25 (k1=1.5, b=0.75) over a company's chunks, in memory."""
-
-    def __init__(self, chunk_ids: list[int], texts: list[str], *, k1: float = 1.5, b: float = 0.75):
-        self.chunk_ids = chunk_ids
-        self._postings: dict[str, list[tuple[int, float]]] = {}
-        documents = [Counter(keyword_terms(text)) for text in texts]
-        lengths = [sum(terms.values()) for terms in documents]
-        average = (sum(lengths) / len(lengths)) if lengths else 0.0
-        frequency = Counter(term for terms in documents for term in terms)
-        n = len(documents)
-        for position, (terms, length) in enumerate(zip(documents, lengths, strict=True)):
-            norm = k1 * (1 - b + b * length / average) if average else k1
-            for term, tf in terms.items():
-                idf = math.log(1 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
-                weight = idf * tf * (k1 + 1) / (tf + norm)
-                self._postings.setdefault(term, []).append((position, weight))
-
-    def search(self, query: str, *, k: int) -> list[int]:
-        """Chunk ids of the `k` best BM25 matches (score > 0), best first."""
-        scores: Counter[int] = Counter()
-        for term in set(keyword_terms(query)):
-            for position, weight in self._postings.get(term, ()):
-                scores[position] += weight
-        return [self.chunk_ids[position] for position, _ in scores.most_common(k)]
-
-
-T = TypeVar("T")
-
-
-class CompanyCorpus:
-    """A company's chunk texts, and what is built from them: the BM25 index, the answerability
-    check's term statistics. One per (store, company), read again only when its chunks change."""
-
-    def __init__(self, rows: list[tuple[int, str]]) -> None:
-        self.rows = rows
-        # The version of exactly these rows (ids are never reused), so a write racing the
-        # read only forces another read.
-        self.version = (len(rows), max((chunk_id for chunk_id, _ in rows), default=0))
-        self._built: dict[Callable[[CompanyCorpus], Any], Any] = {}
-
-    def build(self, make: Callable[[CompanyCorpus], T]) -> T:
-        """`make(self)`, once per corpus (a race builds it twice, harmlessly)."""
-        if make not in self._built:
-            self._built[make] = make(self)
-        return self._built[make]  # type: ignore[no-any-return]
-
-
-def _make_keyword_index(corpus: CompanyCorpus) -> KeywordIndex:
-    return KeywordIndex([i for i, _ in corpus.rows], [text for _, text in corpus.rows])
-
-
-_corpora: weakref.WeakKeyDictionary[VectorStoreBackend, dict[str, CompanyCorpus]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def company_corpus(vector_store: VectorStoreBackend, company_id: str) -> CompanyCorpus:
-    """The company's corpus, read from the store when its chunks changed (blocking)."""
-    cached = _corpora.setdefault(vector_store, {}).get(company_id)
-    if cached is not None and cached.version == vector_store.chunk_version(company_id):
-        return cached
-    corpus = CompanyCorpus(vector_store.chunk_texts(company_id))
-    _corpora[vector_store][company_id] = corpus
-    return corpus

@@ -15,6 +15,7 @@ from core.exceptions import NotFoundException, ValidationException
 from core.vector_store import VectorStoreBackend
 
 from . import ingest, ingest_jobs, reading, uploads
+from .corpus import refresh_company_corpus
 from .models import Company, Document
 from .schemas import (
     CompaniesPublic,
@@ -137,4 +138,5 @@ async def delete_document(
     session.delete(document)
     session.commit()
     uploads.remove_upload(settings.upload_dir, deleted.company_id, deleted.source)
+    await anyio.to_thread.run_sync(refresh_company_corpus, vector_store, deleted.company_id)
     return deleted

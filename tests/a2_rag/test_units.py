@@ -18,6 +18,7 @@ answerability = importlib.import_module("assessments.02_rag_chatbot.answerabilit
 grounding = importlib.import_module("assessments.02_rag_chatbot.grounding")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")
 retrieval = importlib.import_module("assessments.02_rag_chatbot.retrieval")
+corpora = importlib.import_module("assessments.02_rag_chatbot.corpus")
 rewriting = importlib.import_module("assessments.02_rag_chatbot.rewriting")
 schemas = importlib.import_module("assessments.02_rag_chatbot.schemas")
 
@@ -341,47 +342,61 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
 
 
 def test_bm25_ranks_the_chunk_with_the_rare_term_first() -> None:
-    index = retrieval.KeywordIndex(
-        [10, 11, 12],
-        ["Plans and prices for all customers", "The Ledgerlink connector syncs invoices", "Prices"],
-    )
+    index = corpora.KeywordIndex()
+    for chunk_id, text in [
+        (10, "Plans and prices for all customers"),
+        (11, "The Ledgerlink connector syncs invoices"),
+        (12, "Prices"),
+    ]:
+        index.add(chunk_id, text)
 
     assert index.search("How does Ledgerlink sync?", k=3) == [11]
     assert index.search("prices", k=3)[0] == 12
 
 
 class CountingStore:
-    """The two reads `company_corpus` makes of a store, counted."""
+    """The reads `company_corpus` makes of a store, counted."""
 
     def __init__(self, rows: list[tuple[int, str]]) -> None:
         self.rows = rows
-        self.texts_read = 0
+        self.rows_read = 0
+        self.full_reads = 0
 
     def chunk_version(self, company_id: str) -> tuple[int, int]:
         return len(self.rows), max((i for i, _ in self.rows), default=0)
 
-    def chunk_texts(self, company_id: str) -> list[tuple[int, str]]:
-        self.texts_read += 1
-        return list(self.rows)
+    def chunk_texts(self, company_id: str, *, after_id: int = 0) -> list[tuple[int, str]]:
+        rows = [(i, text) for i, text in self.rows if i > after_id]
+        self.rows_read += len(rows)
+        self.full_reads += after_id == 0
+        return rows
+
+    def chunk_ids(self, company_id: str) -> list[int]:
+        return [i for i, _ in self.rows]
 
 
-def test_a_company_corpus_is_read_once_until_its_chunks_change() -> None:
+QUERIES = ["refunds", "support weekdays", "prices VAT", "days", "weekend support hours"]
+
+
+def test_a_company_corpus_reads_only_what_changed_and_matches_a_fresh_build() -> None:
     store = CountingStore([(1, "Refunds within 14 days."), (2, "Support on weekdays.")])
-    built: list[int] = []
 
-    def count_terms(corpus: object) -> int:
-        built.append(1)
-        return len(corpus.rows)  # type: ignore[attr-defined]
+    first = corpora.company_corpus(store, "acme")
+    again = corpora.company_corpus(store, "acme")
+    assert again is first and store.rows_read == 2 and store.full_reads == 1
 
-    first = retrieval.company_corpus(store, "acme")
-    again = retrieval.company_corpus(store, "acme")
-    assert again is first and store.texts_read == 1
-    assert first.build(count_terms) == first.build(count_terms) == 2 and built == [1]
+    store.rows.append((3, "Prices exclude VAT, support included."))  # a write: a new, higher id
+    store.rows.remove((1, "Refunds within 14 days."))  # and a deletion
+    store.rows.append((5, "Weekend support hours: 10 to 4."))
+    changed = corpora.company_corpus(store, "acme")
 
-    store.rows.append((3, "Prices exclude VAT."))  # a write: new id, new version
-    changed = retrieval.company_corpus(store, "acme")
-    assert changed is not first and store.texts_read == 2
-    assert changed.build(count_terms) == 3
+    assert changed is first and store.full_reads == 1 and store.rows_read == 4  # 2 + 2 new
+    fresh = corpora.CompanyCorpus(store.rows)
+    assert changed.rows == fresh.rows
+    for query in QUERIES:
+        assert changed.search(query, k=5) == fresh.search(query, k=5)
+    assert changed.term_stats() == fresh.term_stats()
+    assert changed.term_stats() == answerability.TermStats.of(text for _, text in store.rows)
 
 
 # ---------------------------------------------------------------- grounding of LLM answers

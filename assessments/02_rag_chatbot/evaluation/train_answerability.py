@@ -44,9 +44,9 @@ from sqlmodel import Session
 from core.config import Settings
 
 from .. import chat, samples
-from ..answerability import FEATURES, MODEL_PATH, TermStats, company_term_stats, features
+from ..answerability import FEATURES, MODEL_PATH, TermStats, features
 from ..answering import passage_similarities
-from ..retrieval import company_corpus
+from ..corpus import company_corpus
 from ..schemas import ChatRequest
 from .evaluate import offline_settings
 from .question_sets import EVAL_SET, SQUAD_DIR, EvalItem, load_items, load_squad
@@ -85,7 +85,7 @@ async def collect(
                     continue
                 if item.company_id not in stats:
                     corpus = company_corpus(store, item.company_id)
-                    stats[item.company_id] = corpus.build(company_term_stats)
+                    stats[item.company_id] = corpus.term_stats()
                 candidates, similarities = await passage_similarities(
                     store.embedder, turn.search_query, turn.chunks
                 )
