@@ -2,9 +2,10 @@
 
 A setting only one assessment reads lives in that assessment's `config.py`
 (`WorkflowSettings`, `RagSettings`, `SaasSettings`), under the same variable name.
-Assessment 3's auth settings (JWT_*, PLATFORM_ADMIN_*) stay here for now: the
-app's start-up, the production check (with ENVIRONMENT) and `jwt_secret()` (with
-DATA_DIR) read them with core fields, and every test helper passes JWT_SECRET here.
+Assessment 3's auth settings (JWT_*, PLATFORM_ADMIN_*) stay here: the production
+check refuses a missing JWT_SECRET or the dev admin password wherever Settings is
+built (the API and every Celery worker, before they start), which a class built in
+Assessment 3's lifespan could do for the API only; `jwt_secret()` also needs DATA_DIR.
 Every field is documented in the README's "Settings" table. Defaults are the
 offline demo: local providers, SQLite and FAISS under `data/`.
 """
