@@ -39,6 +39,7 @@ from core.vector_chunks import VectorChunk  # noqa: E402
 
 ingest = importlib.import_module("assessments.02_rag_chatbot.ingest")
 chat = importlib.import_module("assessments.02_rag_chatbot.chat")
+config = importlib.import_module("assessments.02_rag_chatbot.config")
 schemas = importlib.import_module("assessments.02_rag_chatbot.schemas")
 
 COMPANY = "bench-co"
@@ -84,14 +85,18 @@ async def measure_all(chunks: int, questions: int) -> list[Row]:
             LOAD_SAMPLE_DATA=False,
             LOG_LEVEL="WARNING",
         )
+        rag = config.RagSettings(_env_file=None)  # type: ignore[call-arg]
         app = create_app(settings)
+        app.state.rag_settings = rag
         async with app.router.lifespan_context(app):
             state = app.state
             files = synthetic_documents(chunks)
             started = time.perf_counter()
             with Session(state.engine) as session:
                 prepared = [
-                    ingest.prepare_upload(name, data, settings=settings, embedder=state.embedder)
+                    ingest.prepare_upload(
+                        name, data, settings=settings, rag=rag, embedder=state.embedder
+                    )
                     for name, data in files
                 ]
                 ingest.ensure_company(session, COMPANY)
@@ -121,7 +126,7 @@ async def measure_all(chunks: int, questions: int) -> list[Row]:
                     started = time.perf_counter()
                     await chat.chat(
                         session=session,
-                        settings=settings,
+                        rag=rag,
                         llm=None,
                         vector_store=state.vector_store,
                         chat_in=chat_in,

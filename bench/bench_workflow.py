@@ -64,6 +64,7 @@ from core.database import WalCheckpointer, create_db_engine, init_db  # noqa: E4
 from tests.support import make_settings  # noqa: E402
 
 classifier = importlib.import_module("assessments.01_workflow_automation.classifier")
+config = importlib.import_module("assessments.01_workflow_automation.config")
 schemas = importlib.import_module("assessments.01_workflow_automation.schemas")
 services = importlib.import_module("assessments.01_workflow_automation.services")
 
@@ -79,6 +80,7 @@ def messages(count: int) -> list[str]:
 async def in_process(count: int, data_dir: Path) -> float:
     """Leads through the pipeline in this process, one after another; CPU ms per lead."""
     settings = make_settings(data_dir)
+    workflow = config.WorkflowSettings(_env_file=None)
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     checkpointer = WalCheckpointer(engine)  # as the API server runs SQLite
@@ -89,7 +91,11 @@ async def in_process(count: int, data_dir: Path) -> float:
     with Session(engine) as session:
         for index, lead_in in enumerate(leads):
             processed = await services.process_lead(
-                lead_in, llm=None, settings=settings, request_id=f"bench-{index}"
+                lead_in,
+                llm=None,
+                settings=settings,
+                workflow=workflow,
+                request_id=f"bench-{index}",
             )
             services.persist_lead(session, processed)
     elapsed = time.perf_counter() - started

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from core.config import Settings
 from core.structured_output import STRUCTURED_OUTPUT_MEMORY
 from core.telemetry import RedactingExporter, configure_tracing, shutdown_tracing
-from tests.support import make_settings
+from tests.support import make_app, make_settings
 
 AREAS = {
     "core": "core",
@@ -64,19 +64,15 @@ def settings(tmp_path: Path) -> Settings:
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder as the app's first start with sample data leaves it: acme-corp and
     globex-inc ingested, the demo tenants created (read-only: copy it)."""
-    from backend.main import create_app
-
     data_dir = tmp_path_factory.mktemp("sample-data")
-    with TestClient(create_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
+    with TestClient(make_app(make_settings(data_dir, LOAD_SAMPLE_DATA=True))):
         pass
     return data_dir
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    from backend.main import create_app
-
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(make_app(settings)) as test_client:
         yield test_client
 
 

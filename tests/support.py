@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import secrets
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from core.config import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The settings classes of the assessments, by the `app.state` name their lifespan reads.
+ASSESSMENT_SETTINGS = {
+    "workflow_settings": ("assessments.01_workflow_automation.config", "WorkflowSettings"),
+    "rag_settings": ("assessments.02_rag_chatbot.config", "RagSettings"),
+}
+
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Core settings for a test; a name Settings does not hold raises (never ignored)."""
+    _refuse_unknown(Settings, overrides, hint="an assessment's setting goes to make_app")
     values: dict[str, object] = {
         "ENVIRONMENT": "test",
         "DATA_DIR": data_dir,
@@ -31,6 +46,54 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def assessment_settings(**overrides: object) -> dict[str, BaseSettings]:
+    """Each assessment's settings (no `.env`), keyed by their `app.state` name, with each
+    override given to the class that holds it; a name none holds raises."""
+    classes = {
+        name: getattr(importlib.import_module(module), cls)
+        for name, (module, cls) in ASSESSMENT_SETTINGS.items()
+    }
+    held = {name for cls in classes.values() for name in _names(cls)}
+    unknown = sorted(set(overrides) - held)
+    if unknown:
+        raise TypeError(f"no assessment settings class holds {unknown}")
+    return {
+        name: cls(_env_file=None, **{k: v for k, v in overrides.items() if k in _names(cls)})
+        for name, cls in classes.items()
+    }
+
+
+def make_app(settings: Settings, **overrides: object) -> FastAPI:
+    """`create_app(settings)` with the assessments' settings built from `overrides`
+    (`assessment_settings`) and put where their lifespans read them."""
+    from backend.main import create_app
+
+    app = create_app(settings)
+    for name, value in assessment_settings(**overrides).items():
+        setattr(app.state, name, value)
+    return app
+
+
+def _names(cls: type[BaseSettings]) -> set[str]:
+    """The names a settings class accepts: its fields and their aliases."""
+    names = set(cls.model_fields)
+    for field in cls.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias)
+    return names
+
+
+def _refuse_unknown(cls: type[BaseSettings], values: dict[str, object], *, hint: str) -> None:
+    # The settings classes ignore unknown names (extra="ignore", for `.env` files shared
+    # with other tools): a test's misplaced override would silently do nothing.
+    unknown = sorted(set(values) - _names(cls))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no setting {unknown}; {hint}")
 
 
 def chat_completion(

@@ -21,6 +21,7 @@ from core.exceptions import PayloadTooLargeException
 from core.llm_client import LLMClient
 
 from .audit import AuditTrail
+from .config import WorkflowSettings
 from .importer import ParsedCsv, describe_errors
 from .models import Lead
 from .schemas import (
@@ -43,6 +44,7 @@ async def create_batch(
     items: Sequence[Any],
     llm: LLMClient | None,
     settings: Settings,
+    workflow: WorkflowSettings,
     request_id: str,
 ) -> BatchResult:
     """Validate and process each item on its own; duplicates and bad items are reported."""
@@ -52,7 +54,12 @@ async def create_batch(
         )
     candidates = [(index, _validate_item(item)) for index, item in enumerate(items)]
     results = await _create_many(
-        session, candidates, llm=llm, settings=settings, request_id=request_id
+        session,
+        candidates,
+        llm=llm,
+        settings=settings,
+        workflow=workflow,
+        request_id=request_id,
     )
     batch = BatchResult(
         total=len(results),
@@ -77,6 +84,7 @@ async def import_csv(
     size_bytes: int,
     llm: LLMClient | None,
     settings: Settings,
+    workflow: WorkflowSettings,
     request_id: str,
 ) -> ImportResult:
     """Process every row of a parsed CSV; one audit entry for the whole import, with counts."""
@@ -84,7 +92,12 @@ async def import_csv(
         (row.number, row.lead if row.lead is not None else row.errors) for row in parsed.rows
     ]
     results = await _create_many(
-        session, candidates, llm=llm, settings=settings, request_id=request_id
+        session,
+        candidates,
+        llm=llm,
+        settings=settings,
+        workflow=workflow,
+        request_id=request_id,
     )
     result = ImportResult(
         import_id=uuid.uuid4().hex,
@@ -121,6 +134,7 @@ async def _create_many(
     *,
     llm: LLMClient | None,
     settings: Settings,
+    workflow: WorkflowSettings,
     request_id: str,
 ) -> list[tuple[int, ItemResult]]:
     results: list[tuple[int, ItemResult]] = []
@@ -131,7 +145,7 @@ async def _create_many(
             continue
         try:
             processed = await process_lead(
-                candidate, llm=llm, settings=settings, request_id=request_id
+                candidate, llm=llm, settings=settings, workflow=workflow, request_id=request_id
             )
             keys = duplicate_keys(processed.row)
             earlier = next((created_by_key[key] for key in keys if key in created_by_key), None)

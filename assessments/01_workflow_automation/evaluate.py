@@ -29,6 +29,7 @@ from core.llm_client import LLMClient, create_llm_client  # noqa: E402
 
 classifier = importlib.import_module("assessments.01_workflow_automation.classifier")
 extraction = importlib.import_module("assessments.01_workflow_automation.extraction")
+config = importlib.import_module("assessments.01_workflow_automation.config")
 
 FIELDS = ("name", "email", "phone", "budget")
 
@@ -45,7 +46,9 @@ def expected_calibration_error(
     return float(error)
 
 
-async def evaluate_intent(llm: LLMClient | None, settings: Settings) -> None:
+async def evaluate_intent(
+    llm: LLMClient | None, settings: Settings, workflow: config.WorkflowSettings
+) -> None:
     texts, truth = classifier.read_labeled(classifier.LEADS_DATA_DIR / "intent_test.csv")
     outcomes = [
         await classifier.classify_intent(text=text, llm=llm, settings=settings) for text in texts
@@ -54,7 +57,7 @@ async def evaluate_intent(llm: LLMClient | None, settings: Settings) -> None:
     confidences = np.array([outcome.value.confidence for outcome in outcomes])
     correct = np.array([p == t for p, t in zip(predicted, truth, strict=True)], dtype=float)
     labels = list(classifier.INTENTS)
-    threshold = settings.INTENT_CONFIDENCE_THRESHOLD
+    threshold = workflow.INTENT_CONFIDENCE_THRESHOLD
     confident = confidences > threshold
 
     print(f"Intent classification · {len(texts)} test messages · model {outcomes[0].model}")
@@ -77,7 +80,9 @@ async def evaluate_intent(llm: LLMClient | None, settings: Settings) -> None:
     print()
 
 
-async def evaluate_extraction(llm: LLMClient | None, settings: Settings) -> None:
+async def evaluate_extraction(
+    llm: LLMClient | None, settings: Settings, workflow: config.WorkflowSettings
+) -> None:
     path = classifier.LEADS_DATA_DIR / "extraction_eval.jsonl"
     cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     hits = dict.fromkeys(FIELDS, 0)
@@ -87,7 +92,7 @@ async def evaluate_extraction(llm: LLMClient | None, settings: Settings) -> None
             case["message"],
             llm=llm,
             model=settings.OPENAI_CHAT_MODEL,
-            default_region=settings.PHONE_DEFAULT_REGION,
+            default_region=workflow.PHONE_DEFAULT_REGION,
             explicit=explicit,
         )
         got = outcome.value.model_dump()
@@ -103,12 +108,13 @@ async def main() -> None:
     parser.add_argument("--llm", action="store_true", help="use the configured LLM provider")
     args = parser.parse_args()
     settings = Settings() if args.llm else Settings(LLM_PROVIDER="local")
+    workflow = config.WorkflowSettings()
     llm = create_llm_client(settings)
     if args.llm and llm is None:
         parser.error("--llm needs OPENAI_API_KEY or OPENAI_BASE_URL")
     try:
-        await evaluate_intent(llm, settings)
-        await evaluate_extraction(llm, settings)
+        await evaluate_intent(llm, settings, workflow)
+        await evaluate_extraction(llm, settings, workflow)
     finally:
         if llm is not None:
             await llm.aclose()

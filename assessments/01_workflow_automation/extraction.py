@@ -235,18 +235,18 @@ async def extract_candidates(
     text: str,
     llm: LLMClient | None,
     settings: Settings,
-    default_region: str | None = None,
+    default_region: str,
 ) -> StepOutcome[LeadFields]:
     """Fields found in the message, by the LLM when there is one, else (or on failure) the rules.
 
     The values are not yet validated: `resolve_fields` does that for both. Phone
-    numbers without a country code are read in `default_region`, else the setting's.
+    numbers without a country code are read in `default_region`.
     """
     return await _find_candidates(
         text,
         llm=llm,
         model=settings.OPENAI_CHAT_MODEL,
-        default_region=default_region or settings.PHONE_DEFAULT_REGION,
+        default_region=default_region,
     )
 
 

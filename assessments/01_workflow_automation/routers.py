@@ -30,6 +30,7 @@ from core.startup_lock import exclusive
 
 from . import bulk, services
 from .classifier import INTENTS, Intent, local_intent_model
+from .config import WorkflowSettings, WorkflowSettingsDep
 from .importer import parse_leads_csv
 from .schemas import (
     AuditEntryPublic,
@@ -77,6 +78,9 @@ IdempotencyKey = Annotated[
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Train the local intent model once at start, and load the sample leads for the demo."""
+    # Tests and embedding apps may set their own before start.
+    workflow = getattr(app.state, "workflow_settings", None) or WorkflowSettings()
+    app.state.workflow_settings = workflow
     try:
         local_intent_model()
     except AppException:
@@ -85,7 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.settings.LOAD_SAMPLE_DATA:
             # Workers starting together take turns: the second finds the leads there.
             with exclusive(app.state.engine, "sample-data"), Session(app.state.engine) as session:
-                loaded = await services.load_sample_leads(session, app.state.settings)
+                loaded = await services.load_sample_leads(session, app.state.settings, workflow)
             log.info("sample_leads_loaded", count=loaded)
     yield
 
@@ -96,6 +100,7 @@ async def create_lead(
     response: Response,
     session: LoopSessionDep,
     settings: SettingsDep,
+    workflow: WorkflowSettingsDep,
     llm: LLMDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey = None,
@@ -106,6 +111,7 @@ async def create_lead(
         lead_in=lead_in,
         llm=llm,
         settings=settings,
+        workflow=workflow,
         request_id=request_id,
         idempotency_key=idempotency_key,
     )
@@ -155,6 +161,7 @@ async def create_leads_batch(
     items: Annotated[list[Any], Body(description="Lead objects, as for POST /leads")],
     session: LoopSessionDep,
     settings: SettingsDep,
+    workflow: WorkflowSettingsDep,
     llm: LLMDep,
     request_id: RequestIdDep,
 ) -> BatchResult:
@@ -162,7 +169,12 @@ async def create_leads_batch(
     if not items:
         raise ValidationException("The batch is empty", code="empty_batch")
     return await bulk.create_batch(
-        session=session, items=items, llm=llm, settings=settings, request_id=request_id
+        session=session,
+        items=items,
+        llm=llm,
+        settings=settings,
+        workflow=workflow,
+        request_id=request_id,
     )
 
 
@@ -171,6 +183,7 @@ async def import_leads(
     file: Annotated[UploadFile, File(description="A UTF-8 CSV with a header row")],
     session: LoopSessionDep,
     settings: SettingsDep,
+    workflow: WorkflowSettingsDep,
     llm: LLMDep,
     request_id: RequestIdDep,
 ) -> ImportResult:
@@ -188,6 +201,7 @@ async def import_leads(
         size_bytes=len(content),
         llm=llm,
         settings=settings,
+        workflow=workflow,
         request_id=request_id,
     )
 

@@ -35,6 +35,7 @@ from core.llm_client import LLMClient
 
 from .audit import AuditTrail, read_trail
 from .classifier import LEADS_DATA_DIR, Intent, classify_intent
+from .config import WorkflowSettings
 from .extraction import FIELD_NAMES, extract_candidates, found_by, resolve_fields
 from .models import Lead, LeadAudit, new_lead_row
 from .schemas import (
@@ -60,7 +61,12 @@ class ProcessedLead:
 
 
 async def process_lead(
-    lead_in: LeadCreate, *, llm: LLMClient | None, settings: Settings, request_id: str
+    lead_in: LeadCreate,
+    *,
+    llm: LLMClient | None,
+    settings: Settings,
+    workflow: WorkflowSettings,
+    request_id: str,
 ) -> ProcessedLead:
     """Classify, decide, extract and validate one lead; nothing is stored yet."""
     trail = AuditTrail(request_id)
@@ -72,14 +78,14 @@ async def process_lead(
         step.output = prediction.model_dump()
         step.confidence = prediction.confidence
 
-    threshold = settings.INTENT_CONFIDENCE_THRESHOLD
+    threshold = workflow.INTENT_CONFIDENCE_THRESHOLD
     with trail.step("decide", confidence=prediction.confidence, threshold=threshold) as step:
         confident = prediction.confidence > threshold
         route = "llm_extraction" if confident else "rule_extraction"
         step.output = {"low_confidence": not confident, "route": route}
         step.confidence = prediction.confidence
 
-    region = settings.PHONE_DEFAULT_REGION
+    region = workflow.PHONE_DEFAULT_REGION
     with trail.step("extract", message=lead_in.message, route=route) as step:
         # Low confidence goes to the rules by design; an LLM that has just failed is not retried.
         use_llm = llm if confident and not classified.fallback else None
@@ -141,6 +147,7 @@ async def create_lead(
     lead_in: LeadCreate,
     llm: LLMClient | None,
     settings: Settings,
+    workflow: WorkflowSettings,
     request_id: str,
     idempotency_key: str | None = None,
 ) -> tuple[LeadPublic, bool]:
@@ -148,7 +155,9 @@ async def create_lead(
     fingerprint = _fingerprint(lead_in)
     if idempotency_key and (stored := _replay(session, idempotency_key, fingerprint)):
         return stored, True
-    processed = await process_lead(lead_in, llm=llm, settings=settings, request_id=request_id)
+    processed = await process_lead(
+        lead_in, llm=llm, settings=settings, workflow=workflow, request_id=request_id
+    )
     processed.row["idempotency_key"] = idempotency_key
     processed.row["request_fingerprint"] = fingerprint
     try:
@@ -232,7 +241,9 @@ def get_audit_trail(session: Session, lead_id: str) -> list[LeadAudit]:
     return read_trail(session, lead_id)
 
 
-async def load_sample_leads(session: Session, settings: Settings) -> int:
+async def load_sample_leads(
+    session: Session, settings: Settings, workflow: WorkflowSettings
+) -> int:
     """Store the shipped sample leads (local provider, no LLM cost) when there are none yet."""
     if session.exec(select(func.count()).select_from(Lead)).one() > 0:
         return 0
@@ -241,7 +252,11 @@ async def load_sample_leads(session: Session, settings: Settings) -> int:
     stored = 0
     for item in items:
         processed = await process_lead(
-            LeadCreate.model_validate(item), llm=None, settings=settings, request_id=request_id
+            LeadCreate.model_validate(item),
+            llm=None,
+            settings=settings,
+            workflow=workflow,
+            request_id=request_id,
         )
         persist_lead(session, processed)
         stored += 1

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.ai_step import LOCAL_PROVIDER, StepOutcome, run_step
-from core.config import Settings
 from core.exceptions import LLMException
 from core.llm_client import LLMClient
 from core.vector_chunks import SearchResult
@@ -38,6 +37,7 @@ from .answering import (
     llm_answer_stream,
     unsupported_claims,
 )
+from .config import RagSettings
 from .history import recent_turns, save_exchange
 from .refusal import REFUSAL_MESSAGE, RefusalReason, is_refusal
 from .retrieval import Retrieval, RetrievalMode, company_corpus, retrieve
@@ -98,14 +98,14 @@ class FinalAnswer:
 async def prepare_turn(
     *,
     session: Session,
-    settings: Settings,
+    rag: RagSettings,
     llm: LLMClient | None,
     vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
     mode: RetrievalMode | None = None,
 ) -> PreparedTurn:
     """Validate the company and session, resolve a follow-up, and retrieve."""
-    company_id = chat_in.company_id or settings.SAMPLE_COMPANY_ID
+    company_id = chat_in.company_id or rag.SAMPLE_COMPANY_ID
     structlog.contextvars.bind_contextvars(company_id=company_id)  # on its log lines and spans
     get_company(session, company_id)
     session_id = chat_in.session_id or uuid.uuid4().hex
@@ -123,9 +123,9 @@ async def prepare_turn(
         search_query,
         company_id=company_id,
         vector_store=vector_store,
-        k=settings.RETRIEVAL_TOP_K,
-        threshold=settings.SIMILARITY_THRESHOLD,
-        mode=mode or settings.RETRIEVAL_MODE,
+        k=rag.RETRIEVAL_TOP_K,
+        threshold=rag.SIMILARITY_THRESHOLD,
+        mode=mode or rag.RETRIEVAL_MODE,
     )
     if not retrieval.relevant and retrieval.ranked:
         # The second look of the gate (`refusal.gate`): a short, specific question can match
@@ -155,13 +155,13 @@ async def prepare_turn(
 async def chat(
     *,
     session: Session,
-    settings: Settings,
+    rag: RagSettings,
     llm: LLMClient | None,
     vector_store: VectorStoreBackend,
     chat_in: ChatRequest,
 ) -> ChatResponse:
     turn = await prepare_turn(
-        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+        session=session, rag=rag, llm=llm, vector_store=vector_store, chat_in=chat_in
     )
     answer = await answer_turn(turn, llm=llm, vector_store=vector_store, rewrite=chat_in.rewrite)
     return record_turn(turn, answer)

@@ -10,8 +10,9 @@ import re
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from core.config import Settings
 from core.embedding_client import EmbeddingClient
+
+from .config import RagSettings
 
 # (chunk size, overlap) in tokens of the embedding model, when settings leave them unset.
 # OpenAI: the seed's 800/120. Local all-MiniLM-L6-v2 reads at most 256 tokens and was
@@ -24,13 +25,13 @@ _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
 
 
-def chunk_sizes(settings: Settings, embedder: EmbeddingClient) -> tuple[int, int]:
+def chunk_sizes(rag: RagSettings, embedder: EmbeddingClient) -> tuple[int, int]:
     """(size, overlap) in the embedder's tokens: settings, else the model's default."""
     default_size, default_overlap = DEFAULT_CHUNK_TOKENS.get(
         embedder.provider, DEFAULT_CHUNK_TOKENS["local"]
     )
-    size = min(settings.CHUNK_SIZE_TOKENS or default_size, _content_limit(embedder))
-    overlap = settings.CHUNK_OVERLAP_TOKENS
+    size = min(rag.CHUNK_SIZE_TOKENS or default_size, _content_limit(embedder))
+    overlap = rag.CHUNK_OVERLAP_TOKENS
     overlap = default_overlap if overlap is None else overlap
     return size, min(overlap, size // 2)
 

@@ -29,6 +29,7 @@ from core.vector_chunks import COMPANY_ID_PATTERN, DocumentChunks
 from core.vector_store import VectorStoreBackend
 
 from .chunking import chunk_sizes, chunk_text
+from .config import RagSettings
 from .corpus import refresh_company_corpus
 from .models import Company, Document
 from .reading import SUPPORTED_SUFFIXES, extract_text, sanitise_filename
@@ -60,7 +61,12 @@ class IngestResult:
 
 
 def prepare_upload(
-    filename: str, data: bytes, *, settings: Settings, embedder: EmbeddingClient
+    filename: str,
+    data: bytes,
+    *,
+    settings: Settings,
+    rag: RagSettings,
+    embedder: EmbeddingClient,
 ) -> PreparedDocument:
     """Validate, read and chunk one file. Raises a 4xx `AppException` for a bad file."""
     source = sanitise_filename(filename)
@@ -69,7 +75,7 @@ def prepare_upload(
             f"'{source}' is {len(data)} bytes; the limit is {settings.MAX_UPLOAD_BYTES}"
         )
     text = extract_text(source, data)
-    size, overlap = chunk_sizes(settings, embedder)
+    size, overlap = chunk_sizes(rag, embedder)
     return PreparedDocument(
         source=source,
         data=data,
@@ -219,6 +225,7 @@ async def ingest_paths(
     company_id: str,
     session: Session,
     settings: Settings,
+    rag: RagSettings,
     vector_store: VectorStoreBackend,
     company_name: str | None = None,
     on_progress: ProgressCallback | None = None,
@@ -228,7 +235,11 @@ async def ingest_paths(
     ensure_company(session, company_id, name=company_name)
     prepared = [
         prepare_upload(
-            path.name, path.read_bytes(), settings=settings, embedder=vector_store.embedder
+            path.name,
+            path.read_bytes(),
+            settings=settings,
+            rag=rag,
+            embedder=vector_store.embedder,
         )
         for path in folder_files(paths)
     ]

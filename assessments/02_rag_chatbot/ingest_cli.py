@@ -25,6 +25,7 @@ from sqlmodel import Session
 from core.exceptions import AppException
 from core.vector_store import create_vector_store
 
+from .config import RagSettings
 from .ingest import ingest_paths
 
 
@@ -36,6 +37,7 @@ async def _cli(args: argparse.Namespace) -> int:
     from core.embedding_client import create_embedding_client
 
     settings = get_settings()
+    rag = RagSettings()
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     embedder = create_embedding_client(settings)
@@ -46,6 +48,7 @@ async def _cli(args: argparse.Namespace) -> int:
             company_id=args.company,
             session=session,
             settings=settings,
+            rag=rag,
             vector_store=store,
             company_name=args.name,
             on_progress=bar.update,

@@ -42,6 +42,7 @@ from core.jobs import LeasedJobs, Poller, utcnow
 from core.tasks import InProcessRunner, RetryLater, TaskRunner, create_task_runner
 
 from . import ingest, reading, uploads
+from .config import RagSettings, rag_settings
 from .models import IngestJob
 from .schemas import IngestJobPublic
 
@@ -52,7 +53,7 @@ JOBS_FOLDER = ".jobs"
 SWEEP_BATCH_SIZE = 100
 
 
-def lease_protocol(settings: Settings) -> LeasedJobs[IngestJob]:
+def lease_protocol(rag: RagSettings) -> LeasedJobs[IngestJob]:
     """How the `ingest_job` table is run under `core.jobs`' lease protocol."""
     return LeasedJobs(
         model=IngestJob,
@@ -62,8 +63,8 @@ def lease_protocol(settings: Settings) -> LeasedJobs[IngestJob]:
         running="running",
         retrying="queued",
         dead="failed",
-        lease_seconds=settings.INGEST_JOB_LEASE_SECONDS,
-        max_attempts=settings.INGEST_JOB_MAX_ATTEMPTS,
+        lease_seconds=rag.INGEST_JOB_LEASE_SECONDS,
+        max_attempts=rag.INGEST_JOB_MAX_ATTEMPTS,
         backoff_base_seconds=2.0,
         backoff_max_seconds=60.0,
     )
@@ -124,7 +125,7 @@ class IngestSweep(Poller):
     (lost messages, dead workers)."""
 
     def __init__(self, state: Any, runner: TaskRunner) -> None:
-        lease = state.settings.INGEST_JOB_LEASE_SECONDS
+        lease = rag_settings(state).INGEST_JOB_LEASE_SECONDS
         super().__init__(interval=lease / 2, batch_size=SWEEP_BATCH_SIZE, name="rag-ingest-sweep")
         self.state = state
         self.runner = runner
@@ -134,7 +135,7 @@ class IngestSweep(Poller):
         return await run_in_threadpool(self.sweep)
 
     def sweep(self) -> int:
-        jobs = lease_protocol(self.state.settings)
+        jobs = lease_protocol(rag_settings(self.state))
         with Session(self.state.engine) as session:
             if self._first:
                 found = [job_id for (job_id,) in jobs.find_unfinished(session, IngestJob.id)]
@@ -153,7 +154,8 @@ class IngestSweep(Poller):
 async def run_job(state: Any, job_id: str) -> None:
     """Ingest one job's file, at most once at a time; raises `RetryLater` to run again."""
     settings: Settings = state.settings
-    jobs = lease_protocol(settings)
+    rag = rag_settings(state)
+    jobs = lease_protocol(rag)
     with Session(state.engine) as session:
         job = _claim(session, jobs, job_id)
         if job is None:
@@ -168,7 +170,11 @@ async def run_job(state: Any, job_id: str) -> None:
         try:
             data = (settings.upload_dir / job.upload_path).read_bytes()
             prepared = ingest.prepare_upload(
-                job.source, data, settings=settings, embedder=state.vector_store.embedder
+                job.source,
+                data,
+                settings=settings,
+                rag=rag,
+                embedder=state.vector_store.embedder,
             )
             ingest.ensure_company(session, job.company_id)
             [result] = await ingest.ingest_documents(

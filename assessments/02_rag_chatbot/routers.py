@@ -35,6 +35,7 @@ from core.tasks import TaskRunner
 from . import chat as chat_turn
 from . import history, ingest_jobs, samples, services
 from . import tasks as _tasks  # noqa: F401  importing it registers the ingest job
+from .config import RagSettings, RagSettingsDep
 from .schemas import (
     ChatRequest,
     ChatResponse,
@@ -58,12 +59,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     (and the sweep that submits again the ones nobody holds)."""
     state = app.state
     settings = state.settings
-    state.rag_upload_slots = UploadSlots(settings.MAX_UPLOADS_IN_FLIGHT)
+    # Tests and embedding apps may set their own before start.
+    rag = getattr(state, "rag_settings", None) or RagSettings()
+    state.rag_settings = rag
+    state.rag_upload_slots = UploadSlots(rag.MAX_UPLOADS_IN_FLIGHT)
     if settings.LOAD_SAMPLE_DATA:
         # Workers starting together take turns: the second finds the companies indexed.
         with exclusive(state.engine, "sample-data"), Session(state.engine) as session:
             await samples.load_sample_companies(
-                session=session, settings=settings, vector_store=state.vector_store
+                session=session, settings=settings, rag=rag, vector_store=state.vector_store
             )
     runner = ingest_jobs.create_ingest_runner(settings, state)
     await runner.start()
@@ -131,6 +135,7 @@ async def upload_documents(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    rag: RagSettingsDep,
     vector_store: VectorStoreDep,
     runner: Annotated[TaskRunner, Depends(ingest_runner)],
     files: Annotated[list[UploadFile], File(description="One or more .txt, .md or .pdf files")],
@@ -153,6 +158,7 @@ async def upload_documents(
     uploaded = await services.upload_documents(
         session=session,
         settings=settings,
+        rag=rag,
         vector_store=vector_store,
         company_id=company_id,
         files=contents,
@@ -172,10 +178,10 @@ def get_ingest_job(job_id: str, session: SessionDep) -> IngestJobPublic:
 
 @router.get("/documents", response_model=DocumentsPublic)
 def list_documents(
-    session: SessionDep, settings: SettingsDep, company_id: str | None = None
+    session: SessionDep, rag: RagSettingsDep, company_id: str | None = None
 ) -> DocumentsPublic:
     """List a company's documents (default: the sample company)."""
-    return services.list_documents(session, company_id or settings.SAMPLE_COMPANY_ID)
+    return services.list_documents(session, company_id or rag.SAMPLE_COMPANY_ID)
 
 
 @router.delete("/documents/{document_id}", response_model=DocumentDeleted)
@@ -200,13 +206,13 @@ async def delete_document(
 async def chat(
     chat_in: ChatInput,
     session: SessionDep,
-    settings: SettingsDep,
+    rag: RagSettingsDep,
     llm: LLMDep,
     vector_store: VectorStoreDep,
 ) -> ChatResponse:
     """Answer a question from the company's documents, with sources and confidence."""
     return await chat_turn.chat(
-        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+        session=session, rag=rag, llm=llm, vector_store=vector_store, chat_in=chat_in
     )
 
 
@@ -219,14 +225,14 @@ async def chat_stream(
     request: Request,
     chat_in: ChatInput,
     session: SessionDep,
-    settings: SettingsDep,
+    rag: RagSettingsDep,
     llm: LLMDep,
     vector_store: VectorStoreDep,
 ) -> StreamingResponse:
     """The same answer as Server-Sent Events: `token`… then `done` with the full response."""
     # Company, session and retrieval errors are answered as JSON before the stream opens.
     turn = await chat_turn.prepare_turn(
-        session=session, settings=settings, llm=llm, vector_store=vector_store, chat_in=chat_in
+        session=session, rag=rag, llm=llm, vector_store=vector_store, chat_in=chat_in
     )
 
     async def events() -> AsyncIterator[str]:

@@ -12,6 +12,7 @@ from core.exceptions import AppException
 from core.vector_chunks import COMPANY_ID_PATTERN
 from core.vector_store import VectorStoreBackend
 
+from .config import RagSettings
 from .ingest import ingest_paths
 
 log = structlog.get_logger(__name__)
@@ -23,6 +24,7 @@ async def load_sample_companies(
     *,
     session: Session,
     settings: Settings,
+    rag: RagSettings,
     vector_store: VectorStoreBackend,
     root: Path = SAMPLE_COMPANIES_DIR,
 ) -> None:
@@ -38,6 +40,7 @@ async def load_sample_companies(
                 company_id=company_id,
                 session=session,
                 settings=settings,
+                rag=rag,
                 vector_store=vector_store,
             )
         except AppException as exc:  # one bad sample folder must not stop the app

@@ -15,6 +15,7 @@ from core.exceptions import NotFoundException, ValidationException
 from core.vector_store import VectorStoreBackend
 
 from . import ingest, ingest_jobs, reading, uploads
+from .config import RagSettings
 from .corpus import refresh_company_corpus
 from .models import Company, Document
 from .schemas import (
@@ -48,6 +49,7 @@ async def upload_documents(
     *,
     session: Session,
     settings: Settings,
+    rag: RagSettings,
     vector_store: VectorStoreBackend,
     company_id: str,
     files: Sequence[tuple[str, bytes]],
@@ -59,13 +61,15 @@ async def upload_documents(
     file fails the request whole; a large file is only checked for its name and
     type here, and a job that cannot read it fails with the same error code.
     """
-    large = [(name, data) for name, data in files if len(data) >= settings.INGEST_ASYNC_MIN_BYTES]
-    small = [(name, data) for name, data in files if len(data) < settings.INGEST_ASYNC_MIN_BYTES]
+    large = [(name, data) for name, data in files if len(data) >= rag.INGEST_ASYNC_MIN_BYTES]
+    small = [(name, data) for name, data in files if len(data) < rag.INGEST_ASYNC_MIN_BYTES]
     # Parsing and chunking are CPU work (a PDF takes seconds): off the event loop, which
     # serves every other request meanwhile.
     prepared = await anyio.to_thread.run_sync(
         lambda: [
-            ingest.prepare_upload(name, data, settings=settings, embedder=vector_store.embedder)
+            ingest.prepare_upload(
+                name, data, settings=settings, rag=rag, embedder=vector_store.embedder
+            )
             for name, data in small
         ]
     )

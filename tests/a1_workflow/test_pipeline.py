@@ -13,30 +13,36 @@ from pydantic import ValidationError
 from sqlalchemy import event
 from sqlmodel import Session
 
-from backend.main import create_app
 from core.config import Settings
 from core.database import create_db_engine, init_db
-from tests.support import make_settings
+from tests.support import make_app, make_settings
 
 LEADS = "/api/01-workflow/leads"
 UK_NUMBER = "020 7946 0958"
 schemas = importlib.import_module("assessments.01_workflow_automation.schemas")
 services = importlib.import_module("assessments.01_workflow_automation.services")
+config = importlib.import_module("assessments.01_workflow_automation.config")
 
 
 @pytest.fixture
 def uk_client(settings: Settings) -> Iterator[TestClient]:
-    uk = make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION="GB")
-    with TestClient(create_app(uk)) as client:
+    with TestClient(make_app(settings, PHONE_DEFAULT_REGION="GB")) as client:
         yield client
 
 
-def test_phone_region_defaults_to_us_and_must_be_a_known_region(settings: Settings) -> None:
-    assert settings.PHONE_DEFAULT_REGION == "US"
-    uk = make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION=" gb ")
+def test_phone_region_defaults_to_us_and_must_be_a_known_region() -> None:
+    assert config.WorkflowSettings(_env_file=None).PHONE_DEFAULT_REGION == "US"
+    uk = config.WorkflowSettings(_env_file=None, PHONE_DEFAULT_REGION=" gb ")
     assert uk.PHONE_DEFAULT_REGION == "GB"
     with pytest.raises(ValidationError, match="PHONE_DEFAULT_REGION"):
-        make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION="XX")
+        config.WorkflowSettings(_env_file=None, PHONE_DEFAULT_REGION="XX")
+
+
+def test_a_setting_of_an_assessment_given_to_core_settings_is_refused(
+    settings: Settings,
+) -> None:
+    with pytest.raises(TypeError, match="PHONE_DEFAULT_REGION"):
+        make_settings(settings.DATA_DIR, PHONE_DEFAULT_REGION="GB")
 
 
 def test_numbers_without_a_country_code_are_read_in_the_configured_region(
@@ -85,6 +91,7 @@ def test_a_lead_and_its_audit_trail_are_stored_in_one_commit(settings: Settings)
                 lead_in=schemas.LeadCreate(message="We'd like a quote for 40 seats."),
                 llm=None,
                 settings=settings,
+                workflow=config.WorkflowSettings(_env_file=None),
                 request_id="one-commit",
                 idempotency_key="key-1",
             )

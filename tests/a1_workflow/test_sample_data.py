@@ -12,15 +12,17 @@ from core.database import create_db_engine, init_db
 
 services = importlib.import_module("assessments.01_workflow_automation.services")
 models = importlib.import_module("assessments.01_workflow_automation.models")
+config = importlib.import_module("assessments.01_workflow_automation.config")
 
 
 def test_sample_leads_load_once_with_their_audit_trails(settings: Settings) -> None:
     engine = create_db_engine(settings.database_url)
     init_db(engine)
+    workflow = config.WorkflowSettings(_env_file=None)
 
     with Session(engine) as session:
-        first = anyio.run(services.load_sample_leads, session, settings)
-        second = anyio.run(services.load_sample_leads, session, settings)
+        first = anyio.run(services.load_sample_leads, session, settings, workflow)
+        second = anyio.run(services.load_sample_leads, session, settings, workflow)
         leads = session.exec(select(models.Lead)).all()
         audit_rows = session.exec(select(func.count()).select_from(models.LeadAudit)).one()
 

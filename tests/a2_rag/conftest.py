@@ -23,10 +23,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from backend.main import create_app
 from core.config import Settings
 from tests.services import throwaway_database
-from tests.support import make_settings
+from tests.support import make_app, make_settings
 
 from .helpers import copy_sample_data
 
@@ -36,7 +35,7 @@ STORES = ("faiss", "pgvector")
 @pytest.fixture
 def llm_client(sample_settings: Settings) -> Iterator[TestClient]:
     """Like `sample_client`; the LLM tests swap in an OpenAI client over a mock transport."""
-    with TestClient(create_app(sample_settings)) as client:
+    with TestClient(make_app(sample_settings)) as client:
         yield client
 
 
@@ -46,7 +45,7 @@ def pg_sample_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
     data_dir = tmp_path_factory.mktemp("rag-sample-pg")
     with throwaway_database() as url:
         settings = make_settings(data_dir, LOAD_SAMPLE_DATA=True, **_on_postgres(url))
-        with TestClient(create_app(settings)):
+        with TestClient(make_app(settings)):
             pass
         yield data_dir, str(make_url(url).database)
 
@@ -81,5 +80,5 @@ def _on_postgres(url: str) -> dict[str, object]:
 @pytest.fixture
 def sample_client(sample_settings: Settings) -> Iterator[TestClient]:
     """The app with both sample companies loaded, on its own copy of the data."""
-    with TestClient(create_app(sample_settings)) as client:
+    with TestClient(make_app(sample_settings)) as client:
         yield client

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from backend.main import create_app
 from core.config import Settings
 from core.embedding_client import LocalEmbeddingClient
-from tests.support import make_settings
+from tests.support import make_app, make_settings
 
 from .helpers import API, upload
 
@@ -86,8 +86,8 @@ def test_an_upload_past_the_bound_in_flight_is_503_with_retry_after(
         return await original(self, texts, **kwargs)
 
     monkeypatch.setattr(LocalEmbeddingClient, "embed_documents", gated)
-    settings = make_settings(tmp_path, MAX_UPLOADS_IN_FLIGHT=1)
-    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(1) as pool:
+    app = make_app(make_settings(tmp_path), MAX_UPLOADS_IN_FLIGHT=1)
+    with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
         first = pool.submit(upload, client, "initech", {"handbook.md": HANDBOOK})
         assert entered.wait(30)
         busy = client.post(

@@ -14,12 +14,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from backend.main import create_app
 from core.config import Settings
 from core.tasks import RetryLater
+from tests.support import make_app
 
 from .helpers import API, ask, documents, upload
 
@@ -36,8 +37,9 @@ HANDBOOK = "# Initech handbook\n\nEvery Initech employee gets 27 days of paid va
 ASYNC_FROM = 2_000
 
 
-def _large(settings: Settings, **overrides: Any) -> Settings:
-    return settings.model_copy(update={"INGEST_ASYNC_MIN_BYTES": ASYNC_FROM, **overrides})
+def _large_app(settings: Settings, **overrides: Any) -> FastAPI:
+    """An app that queues files of ASYNC_FROM bytes or more as jobs."""
+    return make_app(settings, INGEST_ASYNC_MIN_BYTES=ASYNC_FROM, **overrides)
 
 
 def _wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
@@ -52,8 +54,8 @@ def _wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
 def test_a_large_upload_is_queued_then_ingested_and_answers_questions(
     store_settings: Settings,
 ) -> None:
-    settings = _large(store_settings)
-    with TestClient(create_app(settings)) as client:
+    settings = store_settings
+    with TestClient(_large_app(settings)) as client:
         body = upload(
             client,
             "initech",
@@ -85,8 +87,8 @@ def test_a_large_upload_is_queued_then_ingested_and_answers_questions(
 def test_a_large_file_that_cannot_be_read_fails_its_job_with_the_upload_error_code(
     tmp_path: Path, store_settings: Settings
 ) -> None:
-    settings = _large(store_settings)
-    with TestClient(create_app(settings)) as client:
+    settings = store_settings
+    with TestClient(_large_app(settings)) as client:
         small = upload(client, "initech", {"broken.pdf": b"%PDF-1.4 not really"}, expect=422)
         body = upload(client, "initech", {"big.pdf": b"%PDF-1.4 " + b"x" * ASYNC_FROM}, expect=202)
         job = _wait_for_job(client, body["jobs"][0]["id"])
@@ -101,8 +103,8 @@ def test_a_large_file_that_cannot_be_read_fails_its_job_with_the_upload_error_co
 
 
 def test_a_request_that_fails_queues_nothing(store_settings: Settings) -> None:
-    settings = _large(store_settings)
-    with TestClient(create_app(settings)) as client:
+    settings = store_settings
+    with TestClient(_large_app(settings)) as client:
         upload(
             client,
             "initech",
@@ -132,13 +134,13 @@ def _queued_job(settings: Settings, engine: Any) -> str:
 def test_a_job_left_unfinished_by_a_stopped_process_runs_at_the_next_start(
     store_settings: Settings,
 ) -> None:
-    settings = _large(store_settings)
-    with TestClient(create_app(settings)) as client:
+    settings = store_settings
+    with TestClient(_large_app(settings)) as client:
         # Stored, never submitted: as when the process stops right after the commit. (If
         # this app's sweep starts it before the app stops, stopping hands it back.)
         job_id = _queued_job(settings, client.app.state.engine)  # type: ignore[attr-defined]
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(_large_app(settings)) as client:
         job = _wait_for_job(client, job_id)
 
     assert job["status"] == "done" and job["attempts"] == 1
@@ -146,8 +148,8 @@ def test_a_job_left_unfinished_by_a_stopped_process_runs_at_the_next_start(
 
 @pytest.mark.anyio
 async def test_a_job_runs_once_however_often_it_is_delivered(store_settings: Settings) -> None:
-    settings = _large(store_settings)
-    app = create_app(settings)
+    settings = store_settings
+    app = _large_app(settings)
     async with app.router.lifespan_context(app):
         state = app.state
         job_id = _queued_job(settings, state.engine)
@@ -180,8 +182,8 @@ async def test_a_job_runs_once_however_often_it_is_delivered(store_settings: Set
 async def test_errors_are_retried_then_the_job_fails_when_its_attempts_are_spent(
     store_settings: Settings,
 ) -> None:
-    settings = _large(store_settings, INGEST_JOB_MAX_ATTEMPTS=2)
-    app = create_app(settings)
+    settings = store_settings
+    app = _large_app(settings, INGEST_JOB_MAX_ATTEMPTS=2)
     async with app.router.lifespan_context(app):
         real = app.state.vector_store
 
@@ -192,7 +194,10 @@ async def test_errors_are_retried_then_the_job_fails_when_its_attempts_are_spent
                 raise ConnectionError("vector store away")
 
         state = SimpleNamespace(
-            settings=settings, engine=app.state.engine, vector_store=BrokenStore()
+            settings=settings,
+            rag_settings=app.state.rag_settings,
+            engine=app.state.engine,
+            vector_store=BrokenStore(),
         )
         job_id = _queued_job(settings, state.engine)
         with pytest.raises(RetryLater):

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend.main import create_app
 from core.config import PROJECT_ROOT, Settings
 from tests.contract.helpers import wait_for
 from tests.processes import serve_in_thread
+from tests.support import make_app
 
 APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
 
@@ -19,8 +19,7 @@ APP = PROJECT_ROOT / "streamlit_apps" / "02_rag_app.py"
 @pytest.fixture
 def backend_url(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     # Files from 2 kB up are ingested in the background here, to show the jobs quickly.
-    settings = sample_settings.model_copy(update={"INGEST_ASYNC_MIN_BYTES": 2_000})
-    with serve_in_thread(create_app(settings)) as url:
+    with serve_in_thread(make_app(sample_settings, INGEST_ASYNC_MIN_BYTES=2_000)) as url:
         monkeypatch.setenv("BACKEND_URL", url)
         yield url
 

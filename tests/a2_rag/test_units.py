@@ -9,7 +9,7 @@ import pytest
 from core.embedding_client import LocalEmbeddingClient
 from core.exceptions import AppException
 from core.vector_chunks import SearchResult
-from tests.support import make_settings
+from tests.support import assessment_settings
 
 chunking = importlib.import_module("assessments.02_rag_chatbot.chunking")
 reading = importlib.import_module("assessments.02_rag_chatbot.reading")
@@ -39,17 +39,17 @@ def chunk(text: str, score: float = 0.6, chunk_id: int = 1) -> SearchResult:
 # ---------------------------------------------------------------- chunking
 
 
-def test_chunk_sizes_default_per_embedding_model(tmp_path) -> None:
-    settings = make_settings(tmp_path)
+def test_chunk_sizes_default_per_embedding_model() -> None:
+    rag = assessment_settings()["rag_settings"]
 
-    assert chunking.chunk_sizes(settings, OpenAISizedEmbedder()) == (800, 120)
-    assert chunking.chunk_sizes(settings, EMBEDDER) == (128, 24)
+    assert chunking.chunk_sizes(rag, OpenAISizedEmbedder()) == (800, 120)
+    assert chunking.chunk_sizes(rag, EMBEDDER) == (128, 24)
 
 
-def test_configured_chunk_size_is_capped_at_what_the_model_reads(tmp_path) -> None:
-    settings = make_settings(tmp_path, CHUNK_SIZE_TOKENS=1000, CHUNK_OVERLAP_TOKENS=900)
+def test_configured_chunk_size_is_capped_at_what_the_model_reads() -> None:
+    rag = assessment_settings(CHUNK_SIZE_TOKENS=1000, CHUNK_OVERLAP_TOKENS=900)["rag_settings"]
 
-    size, overlap = chunking.chunk_sizes(settings, EMBEDDER)
+    size, overlap = chunking.chunk_sizes(rag, EMBEDDER)
 
     assert size == 254  # 256 minus [CLS] and [SEP]
     assert overlap == size // 2

@@ -11,7 +11,12 @@ from pydantic import ValidationError
 
 from core.config import Settings
 from core.logger import configure_logging, mask_text
-from tests.support import fake_openai_key, fake_webhook_secret
+from tests.support import (
+    assessment_settings,
+    fake_openai_key,
+    fake_webhook_secret,
+    make_settings,
+)
 
 
 def _settings(**values: object) -> Settings:
@@ -41,10 +46,18 @@ def test_default_database_is_sqlite_under_data_dir(tmp_path) -> None:
 
 
 def test_thresholds_default_to_the_spec() -> None:
-    settings = _settings()
+    settings = assessment_settings()
 
-    assert settings.INTENT_CONFIDENCE_THRESHOLD == 0.7
-    assert settings.SIMILARITY_THRESHOLD == 0.45
+    assert settings["workflow_settings"].INTENT_CONFIDENCE_THRESHOLD == 0.7  # type: ignore[attr-defined]
+    assert settings["rag_settings"].SIMILARITY_THRESHOLD == 0.45  # type: ignore[attr-defined]
+
+
+def test_an_unknown_setting_in_a_test_is_refused(tmp_path) -> None:
+    # The settings classes ignore unknown names; the test helpers must not.
+    with pytest.raises(TypeError, match="SIMILARITY_THRESHOLD"):
+        make_settings(tmp_path, SIMILARITY_THRESHOLD=0.3)
+    with pytest.raises(TypeError, match="NO_SUCH_SETTING"):
+        assessment_settings(NO_SUCH_SETTING=1)
 
 
 def test_production_refuses_to_start_without_jwt_secret() -> None:

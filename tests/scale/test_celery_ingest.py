@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backend.main import create_app
 from core.config import Settings
 from tests.a2_rag.helpers import API, ask, documents, upload
 from tests.contract.helpers import wait_for
 from tests.processes import process_env
 from tests.scale.support import TcpProxy, broker_queue, celery_worker
 from tests.services import HOST, RABBITMQ_PORT, rabbitmq_url, throwaway_database
-from tests.support import make_settings
+from tests.support import make_app, make_settings
 
 LEASE_SECONDS = 3
 ASYNC_FROM = 2_000
@@ -60,8 +60,13 @@ def settings(tmp_path: Path, database_url: str, queue: str) -> Settings:
         VECTOR_STORE="pgvector",
         CELERY_BROKER_URL=rabbitmq_url(),
         CELERY_QUEUE=queue,
-        INGEST_ASYNC_MIN_BYTES=ASYNC_FROM,
-        INGEST_JOB_LEASE_SECONDS=LEASE_SECONDS,
+    )
+
+
+def _app(settings: Settings) -> FastAPI:
+    """The API, queueing files of ASYNC_FROM bytes or more under a LEASE_SECONDS lease."""
+    return make_app(
+        settings, INGEST_ASYNC_MIN_BYTES=ASYNC_FROM, INGEST_JOB_LEASE_SECONDS=LEASE_SECONDS
     )
 
 
@@ -101,7 +106,7 @@ def test_a_large_upload_is_ingested_by_a_worker_process(
     settings: Settings, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     with (
-        TestClient(create_app(settings)) as client,
+        TestClient(_app(settings)) as client,
         celery_worker(worker_env, tmp_path / "worker.log") as worker,
     ):
         job = _upload(client, "initech", "handbook.md", _handbook(30))
@@ -120,7 +125,7 @@ def test_a_large_upload_is_ingested_by_a_worker_process(
 def test_a_worker_killed_mid_job_loses_nothing_the_next_worker_finishes_it(
     settings: Settings, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(_app(settings)) as client:
         with celery_worker(worker_env, tmp_path / "first.log") as first:
             job = _upload(client, "initrode", "handbook.md", _handbook(400))
             wait_for(
@@ -159,7 +164,7 @@ def test_an_upload_while_the_broker_is_away_is_ingested_when_it_returns(
     )
     try:
         with (
-            TestClient(create_app(api_settings)) as client,
+            TestClient(_app(api_settings)) as client,
             celery_worker(worker_env, tmp_path / "worker.log"),
         ):
             proxy.stop()

@@ -51,6 +51,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from fastapi import FastAPI
 from sqlmodel import Session
 
 from core.config import Settings
@@ -58,6 +59,7 @@ from core.vector_chunks import SearchResult
 
 from .. import chat, grounding, samples
 from ..answering import CITATION
+from ..config import RagSettings, rag_settings
 from ..passages import is_verbatim
 from ..retrieval import RETRIEVAL_MODES, RetrievalMode
 from ..schemas import ChatRequest
@@ -88,7 +90,8 @@ async def evaluate(
     """Ask every question through the product's chat pipeline; `state` is a started app's.
     `check_grounding=False` takes LLM answers unchecked (the "before" of the grounding check)."""
     settings: Settings = state.settings  # type: ignore[attr-defined]
-    mode = mode or settings.RETRIEVAL_MODE
+    rag = rag_settings(state)
+    mode = mode or rag.RETRIEVAL_MODE
     results = []
     provider = "local"
     with Session(state.engine) as session:  # type: ignore[attr-defined]
@@ -96,7 +99,7 @@ async def evaluate(
             started = time.perf_counter()
             turn = await chat.prepare_turn(
                 session=session,
-                settings=settings,
+                rag=rag,
                 llm=state.llm,  # type: ignore[attr-defined]
                 vector_store=state.vector_store,  # type: ignore[attr-defined]
                 chat_in=ChatRequest(query=item.question, company_id=item.company_id),
@@ -133,10 +136,14 @@ async def evaluate(
 
 
 async def run(
-    settings: Settings, *, mode: RetrievalMode | None = None, items: Sequence[EvalItem] = ()
+    settings: Settings,
+    *,
+    mode: RetrievalMode | None = None,
+    items: Sequence[EvalItem] = (),
+    rag: RagSettings | None = None,
 ) -> EvalReport:
     """`run_sets` for one question set (default: the shipped one), without a label."""
-    [report] = await run_sets(settings, [("", items or load_items())], mode=mode)
+    [report] = await run_sets(settings, [("", items or load_items())], mode=mode, rag=rag)
     return report
 
 
@@ -148,13 +155,12 @@ async def run_sets(
     modes: Sequence[RetrievalMode] = (),
     company_folders: Sequence[Path] = (),
     check_grounding: bool = True,
+    rag: RagSettings | None = None,
 ) -> list[EvalReport]:
     """Start the app with `settings` once (its start-up loads the sample data), ingest each
     folder of `company_folders` (one subfolder per company), and evaluate each labelled
-    question set in each mode."""
-    from backend.main import create_app
-
-    app = create_app(settings)
+    question set in each mode (Assessment 2's settings: `rag`, else `offline_app`'s)."""
+    app = offline_app(settings, rag)
     async with app.router.lifespan_context(app):
         state = app.state
         with Session(state.engine) as session:
@@ -162,6 +168,7 @@ async def run_sets(
                 await samples.load_sample_companies(
                     session=session,
                     settings=state.settings,
+                    rag=state.rag_settings,
                     vector_store=state.vector_store,
                     root=root,
                 )
@@ -183,6 +190,16 @@ def offline_settings(data_dir: Path, **overrides: object) -> Settings:
         "LOG_LEVEL": "WARNING",
     }
     return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
+def offline_app(settings: Settings, rag: RagSettings | None = None) -> FastAPI:
+    """The product's app over `settings`; Assessment 2's settings are `rag`, else the
+    environment's without `.env`, like `offline_settings`."""
+    from backend.main import create_app
+
+    app = create_app(settings)
+    app.state.rag_settings = rag or RagSettings(_env_file=None)  # type: ignore[call-arg]
+    return app
 
 
 def _chunk_texts(retrieved: Sequence[SearchResult], chunk_ids: list[int]) -> list[str]:

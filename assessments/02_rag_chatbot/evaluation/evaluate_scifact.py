@@ -42,6 +42,7 @@ from core.embedding_client import create_embedding_client
 from core.vector_store import VectorStoreBackend, create_vector_store
 
 from ..chunking import chunk_sizes, chunk_text
+from ..config import RagSettings
 from ..retrieval import RETRIEVAL_MODES, retrieve
 
 COMPANY = "scifact"
@@ -77,11 +78,11 @@ def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
 
 
 async def index_corpus(
-    corpus: dict[str, str], *, settings: Settings, store: VectorStoreBackend
+    corpus: dict[str, str], *, rag: RagSettings, store: VectorStoreBackend
 ) -> None:
     if store.count(COMPANY) > 0:
         return
-    size, overlap = chunk_sizes(settings, store.embedder)
+    size, overlap = chunk_sizes(rag, store.embedder)
     texts: list[str] = []
     metadata: list[dict] = []
     for doc_id, text in tqdm(corpus.items(), desc="chunking", unit="doc"):
@@ -102,13 +103,14 @@ async def index_corpus(
 
 async def run(dataset: Path, data_dir: Path, modes: list[str]) -> dict[str, float]:
     settings = Settings(_env_file=None, DATA_DIR=data_dir, LOG_LEVEL="WARNING")  # type: ignore[call-arg]
+    rag = RagSettings(_env_file=None)  # type: ignore[call-arg]
     engine = create_db_engine(settings.database_url)
     init_db(engine)
     embedder = create_embedding_client(settings)
     store = create_vector_store(settings, engine=engine, embedder=embedder)
-    await index_corpus(load_corpus(dataset), settings=settings, store=store)
+    await index_corpus(load_corpus(dataset), rag=rag, store=store)
     queries, qrels = load_test_queries(dataset)
-    size, overlap = chunk_sizes(settings, embedder)
+    size, overlap = chunk_sizes(rag, embedder)
     print(
         f"SciFact test: {len(queries)} queries, {store.count(COMPANY)} chunks "
         f"({size}/{overlap} tokens), embeddings {embedder.model}"

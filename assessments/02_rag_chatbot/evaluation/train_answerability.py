@@ -48,7 +48,7 @@ from ..answerability import FEATURES, MODEL_PATH, TermStats, features
 from ..answering import passage_similarities
 from ..corpus import company_corpus
 from ..schemas import ChatRequest
-from .evaluate import offline_settings
+from .evaluate import offline_app, offline_settings
 from .question_sets import EVAL_SET, SQUAD_DIR, EvalItem, load_items, load_squad
 
 SEED = 0
@@ -59,9 +59,7 @@ async def collect(
     settings: Settings, items: Sequence[EvalItem], company_folders: Sequence[Path]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the questions that pass the similarity gate."""
-    from backend.main import create_app
-
-    app = create_app(settings)
+    app = offline_app(settings)
     rows, labels = [], []
     async with app.router.lifespan_context(app):
         state = app.state
@@ -70,12 +68,16 @@ async def collect(
         with Session(state.engine) as session:
             for root in company_folders:
                 await samples.load_sample_companies(
-                    session=session, settings=state.settings, vector_store=store, root=root
+                    session=session,
+                    settings=state.settings,
+                    rag=state.rag_settings,
+                    vector_store=store,
+                    root=root,
                 )
             for item in items:
                 turn = await chat.prepare_turn(
                     session=session,
-                    settings=state.settings,
+                    rag=state.rag_settings,
                     llm=None,
                     vector_store=store,
                     chat_in=ChatRequest(query=item.question, company_id=item.company_id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from fastapi import APIRouter
 
 from ..dependencies import CanRunAgents, RuntimeDep
@@ -14,6 +16,11 @@ from .schemas import (
     ReplyRequest,
     ReplyResponse,
 )
+
+# The extractor is Assessment 1's, and so is the phone region it reads numbers in.
+WorkflowSettingsDep = importlib.import_module(
+    "assessments.01_workflow_automation"
+).WorkflowSettingsDep
 
 router = APIRouter(prefix="/agents", tags=["A3 · agents"])
 
@@ -28,10 +35,10 @@ async def qualify_lead(
 
 @router.post("/extract")
 async def extract_entities(
-    body: ExtractRequest, ctx: CanRunAgents, runtime: RuntimeDep
+    body: ExtractRequest, ctx: CanRunAgents, runtime: RuntimeDep, workflow: WorkflowSettingsDep
 ) -> ExtractResponse:
     """Find name, email, phone (E.164) and budget in a text."""
-    return await services.extract(runtime, ctx, body)
+    return await services.extract(runtime, ctx, body, default_region=workflow.PHONE_DEFAULT_REGION)
 
 
 @router.post("/reply")

@@ -48,11 +48,9 @@ def reply_agent(runtime: SaasRuntime) -> ReplyAgent:
     return ReplyAgent(llm=runtime.llm, model=runtime.model_for("reply"))
 
 
-def extractor(runtime: SaasRuntime) -> EntityExtractor:
+def extractor(runtime: SaasRuntime, *, default_region: str) -> EntityExtractor:
     return EntityExtractor(
-        llm=runtime.llm,
-        model=runtime.model_for("extract"),
-        default_region=runtime.settings.PHONE_DEFAULT_REGION,
+        llm=runtime.llm, model=runtime.model_for("extract"), default_region=default_region
     )
 
 
@@ -135,9 +133,11 @@ async def qualify(
 
 
 async def extract(
-    runtime: SaasRuntime, ctx: RequestContext, body: ExtractRequest
+    runtime: SaasRuntime, ctx: RequestContext, body: ExtractRequest, *, default_region: str
 ) -> ExtractResponse:
-    output = await run_agent(runtime, ctx, extractor(runtime), body.text)
+    """Phone numbers without a country code are read in `default_region` (Assessment 1's)."""
+    agent = extractor(runtime, default_region=default_region)
+    output = await run_agent(runtime, ctx, agent, body.text)
     return ExtractResponse(
         **_run_info(output),
         fields=output.value,
