@@ -27,6 +27,7 @@ from core.embedding_client import LocalEmbeddingClient  # noqa: E402
 from core.vector_chunks import SearchResult  # noqa: E402
 
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+question_terms = importlib.import_module("assessments.02_rag_chatbot.question_terms")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")
 
 DOCUMENTS = ("about_company.txt", "policies.txt", "pricing.md", "team.md")
@@ -46,7 +47,7 @@ def main() -> int:
     ]
     read = [p.ranking_text for text in texts for p in passages.passages(text)]
     similarities = np.random.default_rng(0).random(len(read))
-    stats = answerability.TermStats.of(texts)
+    stats = question_terms.TermStats.of(texts)
     answerability.load_model()
 
     def assess(question: str) -> None:

@@ -18,7 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from core.config import Settings
 from core.structured_output import STRUCTURED_OUTPUT_MEMORY
-from core.telemetry import RedactingExporter, configure_tracing, shutdown_tracing
+from core.telemetry import configure_tracing, shutdown_tracing
+from core.trace_redaction import RedactingExporter
 from tests.support import make_app, make_settings
 
 AREAS = {

@@ -40,16 +40,10 @@ from core.prompts import Prompt, load_prompt
 from core.vector_chunks import SearchResult
 
 from . import refusal
-from .answerability import (
-    TermStats,
-    answer_type,
-    assess,
-    coverages,
-    holds_type,
-    spell_out,
-)
+from .answerability import assess, coverages
 from .grounding import Unsupported, unsupported
 from .passages import Passage, passages, split_sentences
+from .question_terms import TermStats, answer_type, holds_type, spell_out
 from .refusal import REFUSAL_MESSAGE, UNSUPPORTED_CLAIM, is_refusal
 
 log = structlog.get_logger(__name__)

@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from core.vector_store import VectorStoreBackend
 
-from .answerability import TermStats, content_terms
+from .question_terms import TermStats, content_terms
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -1,11 +1,11 @@
 """The answerability check's term statistics, counted by PostgreSQL (the pgvector profile).
 
 On FAISS the statistics are built in memory from every chunk of the company
-(`answerability.company_term_stats`). On pgvector the database counts them instead, for
+(`corpus.py`). On pgvector the database counts them instead, for
 the question's terms only (all the check weighs): per term, the chunks whose
 `text_search` holds one of the question's words that stem to it. PostgreSQL's English
 stemmer decides what a word matches there, so a count can differ a little from the
-in-memory one (which uses `answerability.stem`): "pricing" and "price" meet in both.
+in-memory one (which uses `question_terms.stem`): "pricing" and "price" meet in both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 
 from core.pg_keyword_search import PgKeywordSearch
 
-from .answerability import TermStats, content_terms
+from .question_terms import TermStats, content_terms
 
 _WORD = re.compile(r"[a-z0-9']+")
 

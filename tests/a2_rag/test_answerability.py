@@ -22,6 +22,7 @@ from .test_llm_path import FakeOpenAI, use_llm
 
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+question_terms = importlib.import_module("assessments.02_rag_chatbot.question_terms")
 refusal = importlib.import_module("assessments.02_rag_chatbot.refusal")
 
 EMBEDDER = LocalEmbeddingClient()
@@ -72,15 +73,15 @@ async def extractive(question: str, *texts: str) -> str:
     ],
 )
 def test_terms_are_normalised_so_word_forms_meet(a: str, b: str) -> None:
-    assert answerability.content_terms(a) == answerability.content_terms(b)
+    assert question_terms.content_terms(a) == question_terms.content_terms(b)
 
 
 def test_stop_words_and_question_words_carry_no_weight() -> None:
-    assert answerability.content_terms("How many users does the plan have?") == ["user", "plan"]
+    assert question_terms.content_terms("How many users does the plan have?") == ["user", "plan"]
 
 
 def test_rare_terms_weigh_more_than_terms_in_every_chunk() -> None:
-    stats = answerability.TermStats.of(
+    stats = question_terms.TermStats.of(
         ["Acme sells plans.", "Acme has offices.", "Acme offers parental leave."]
     )
 
@@ -99,9 +100,9 @@ def test_rare_terms_weigh_more_than_terms_in_every_chunk() -> None:
 def test_an_acronym_meets_its_spelled_out_form_in_either_direction(
     question: str, text: str
 ) -> None:
-    assert answerability.missing_key_terms(question, chunks(text)) in ([], ["Northwind"])
-    asked = answerability._Question.of(question)
-    assert asked.found_in(answerability._Text.of(text)), "the title is found"
+    assert question_terms.missing_key_terms(question, chunks(text)) in ([], ["Northwind"])
+    asked = question_terms.Question.of(question)
+    assert asked.found_in(question_terms.Text.of(text)), "the title is found"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +118,7 @@ def test_an_acronym_meets_its_spelled_out_form_in_either_direction(
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
-    assert answerability.answer_type(question) == kind
+    assert question_terms.answer_type(question) == kind
 
 
 def test_the_shipped_model_reads_the_features_it_was_trained_on() -> None:

@@ -20,6 +20,7 @@ from tests.services import throwaway_database
 
 retrieval = importlib.import_module("assessments.02_rag_chatbot.retrieval")
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+question_terms = importlib.import_module("assessments.02_rag_chatbot.question_terms")
 term_counts = importlib.import_module("assessments.02_rag_chatbot.term_counts")
 
 
@@ -62,8 +63,8 @@ def test_term_statistics_from_the_database_match_the_in_memory_ones(store, no_co
 
     counted = term_counts.database_term_stats(store.keyword_search, "acme", question)
 
-    in_memory = answerability.TermStats.of(DOCS)
-    terms = answerability.content_terms(question)
+    in_memory = question_terms.TermStats.of(DOCS)
+    terms = question_terms.content_terms(question)
     assert counted.documents == in_memory.documents == 4
     assert {term: counted.idf(term) for term in terms} == {
         term: in_memory.idf(term) for term in terms

@@ -15,6 +15,7 @@ chunking = importlib.import_module("assessments.02_rag_chatbot.chunking")
 reading = importlib.import_module("assessments.02_rag_chatbot.reading")
 answering = importlib.import_module("assessments.02_rag_chatbot.answering")
 answerability = importlib.import_module("assessments.02_rag_chatbot.answerability")
+question_terms = importlib.import_module("assessments.02_rag_chatbot.question_terms")
 grounding = importlib.import_module("assessments.02_rag_chatbot.grounding")
 passages = importlib.import_module("assessments.02_rag_chatbot.passages")
 retrieval = importlib.import_module("assessments.02_rag_chatbot.retrieval")
@@ -225,7 +226,7 @@ def test_confidence_is_the_cited_chunks_similarity_halved_when_nothing_is_cited(
 def test_key_terms_missing_from_every_chunk_are_reported() -> None:
     chunks = [chunk("Plans: Starter, Growth, Business and Enterprise.")]
 
-    missing = answerability.missing_key_terms
+    missing = question_terms.missing_key_terms
     assert missing("How much is the Platinum plan?", chunks) == ["Platinum"]
     assert missing("What's in Acme's Growth plan?", chunks) == ["Acme"]
     assert missing("Hi! Tell me about the Growth plan.", chunks) == []
@@ -396,7 +397,7 @@ def test_a_company_corpus_reads_only_what_changed_and_matches_a_fresh_build() ->
     for query in QUERIES:
         assert changed.search(query, k=5) == fresh.search(query, k=5)
     assert changed.term_stats() == fresh.term_stats()
-    assert changed.term_stats() == answerability.TermStats.of(text for _, text in store.rows)
+    assert changed.term_stats() == question_terms.TermStats.of(text for _, text in store.rows)
 
 
 # ---------------------------------------------------------------- grounding of LLM answers

@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode, format_trace_id
 
 from backend.main import create_app
-from core.telemetry import RedactingExporter, TelemetrySettings, configure_tracing
+from core.telemetry import TelemetrySettings, configure_tracing
+from core.trace_redaction import RedactingExporter
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
 from tests.support import make_settings
 

@@ -44,9 +44,10 @@ from sqlmodel import Session
 from core.config import Settings
 
 from .. import chat, samples
-from ..answerability import FEATURES, MODEL_PATH, TermStats, features
+from ..answerability import FEATURES, MODEL_PATH, features
 from ..answering import passage_similarities
 from ..corpus import company_corpus
+from ..question_terms import TermStats
 from ..schemas import ChatRequest
 from .evaluate import offline_app, offline_settings
 from .question_sets import EVAL_SET, SQUAD_DIR, EvalItem, load_items, load_squad
