@@ -1,5 +1,9 @@
 """Per-company vector search: one FAISS index per company, chunk metadata in SQL.
 
+A search reads no SQL: a company's chunk rows are held in memory from the first use of
+its index, and every write updates them after its commit (the rows are the truth; the
+cache is rebuilt from them whenever the index is loaded).
+
 Each company has `{index_dir}/{company_id}.faiss`, an
 `IndexIDMap2(IndexFlatIP)` over unit vectors (scores are cosine similarities,
 exact search), and a sidecar `{company_id}.meta.json` naming the embedding
@@ -62,6 +66,9 @@ class FaissVectorStore(EmbeddingWriter):
         self._embedder = embedder
         self._index_dir = Path(index_dir)
         self._indexes: dict[str, faiss.IndexIDMap2] = {}
+        # Each loaded company's chunk rows as search results (score 0), by chunk id: a search
+        # answers from memory, with no SQL round trip (0.4 ms, 40x the FAISS search itself).
+        self._chunks: dict[str, dict[int, SearchResult]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -92,20 +99,12 @@ class FaissVectorStore(EmbeddingWriter):
             if index is None or index.ntotal == 0:
                 return []
             scores, ids = _search_one_thread(index, query, min(k, index.ntotal))
-        hits = [
-            (int(chunk_id), float(score))
-            for chunk_id, score in zip(ids[0], scores[0], strict=True)
-            if chunk_id != -1 and score >= threshold
-        ]
-        if not hits:
-            return []
-        with Session(self._engine) as session:
-            statement = select(VectorChunk).where(
-                VectorChunk.company_id == company_id,
-                col(VectorChunk.id).in_([chunk_id for chunk_id, _ in hits]),
-            )
-            rows = {row.id: row for row in session.exec(statement)}
-        return [_result(rows[chunk_id], score) for chunk_id, score in hits if chunk_id in rows]
+            chunks = self._chunks[company_id]
+            return [
+                _scored(chunks[chunk_id], score)
+                for chunk_id, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
+                if chunk_id != -1 and score >= threshold and chunk_id in chunks
+            ]
 
     def delete_company(self, company_id: str) -> None:
         """Remove the company's index files and rows, whatever model built them."""
@@ -115,6 +114,7 @@ class FaissVectorStore(EmbeddingWriter):
                 session.exec(delete(VectorChunk).where(col(VectorChunk.company_id) == company_id))
                 session.commit()
             self._indexes.pop(company_id, None)
+            self._chunks.pop(company_id, None)
             for path in (self._index_path(company_id), self._meta_path(company_id)):
                 path.unlink(missing_ok=True)
 
@@ -184,18 +184,12 @@ class FaissVectorStore(EmbeddingWriter):
             if index is None:
                 return []
             present, vectors = _stored_vectors(index, chunk_ids)
+            chunks = self._chunks[company_id]
         scores = dict(zip(present.tolist(), (vectors @ query).tolist(), strict=True))
-        with Session(self._engine) as session:
-            statement = select(VectorChunk).where(
-                VectorChunk.company_id == company_id,
-                col(VectorChunk.id).in_(list(scores)),
-            )
-            rows = {row.id: row for row in session.exec(statement)}
-        # Only ids with a stored vector were read, so a row always has its score.
         return [
-            _result(rows[chunk_id], float(scores[chunk_id]))
+            _scored(chunks[chunk_id], scores[chunk_id])
             for chunk_id in chunk_ids
-            if chunk_id in rows
+            if chunk_id in scores and chunk_id in chunks
         ]
 
     def _rows(
@@ -241,6 +235,8 @@ class FaissVectorStore(EmbeddingWriter):
             session.add_all(rows)
             session.flush()
             new_ids = np.array([row.id for row in rows], dtype=np.int64)
+            # Read before the commit expires the rows (after it, each would be a SELECT).
+            added = {int(row.id): _result(row, 0.0) for row in rows if row.id is not None}
             # Vectors are added before the commit and removed after it, so the saved index
             # only ever holds more vectors than rows, never fewer: a crash in between
             # leaves vectors without rows, which the next load drops.
@@ -257,6 +253,10 @@ class FaissVectorStore(EmbeddingWriter):
                 index.remove_ids(new_ids)
                 self._save_or_log(company_id, index)
                 raise
+            chunks = self._chunks[company_id]
+            for chunk_id in old_ids:
+                chunks.pop(chunk_id, None)
+            chunks.update(added)
             if old_ids:
                 index.remove_ids(np.array(old_ids, dtype=np.int64))
                 self._save_or_log(company_id, index)
@@ -281,6 +281,11 @@ class FaissVectorStore(EmbeddingWriter):
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._embedder.dimension))
         else:
             return None
+        with Session(self._engine) as session:
+            rows = session.exec(select(VectorChunk).where(VectorChunk.company_id == company_id))
+            self._chunks[company_id] = {
+                row.id: _result(row, 0.0) for row in rows if row.id is not None
+            }
         self._indexes[company_id] = index
         return index
 
@@ -390,4 +395,17 @@ def _result(row: VectorChunk, score: float) -> SearchResult:
         source=row.source,
         chunk_index=row.chunk_index,
         metadata=dict(row.metadata_json or {}),
+    )
+
+
+def _scored(chunk: SearchResult, score: float) -> SearchResult:
+    # Built field by field: `dataclasses.replace` costs more than the FAISS search itself.
+    return SearchResult(
+        chunk_id=chunk.chunk_id,
+        score=score,
+        text=chunk.text,
+        document_id=chunk.document_id,
+        source=chunk.source,
+        chunk_index=chunk.chunk_index,
+        metadata=dict(chunk.metadata),  # the caller's own: the cached one stays as stored
     )
