@@ -54,6 +54,10 @@ class PreparedDocument:
         return hashlib.sha256(self.data).hexdigest()
 
 
+# A document to write: what was prepared, its existing row (None: new), the row to write.
+Planned = tuple[PreparedDocument, Document | None, Document]
+
+
 @dataclass(frozen=True)
 class IngestResult:
     document: Document
@@ -117,7 +121,7 @@ async def ingest_documents(
     stored in one vector-store write, so an upload of many files costs what its chunks
     cost, and the company's index is saved once, not once per file.
     """
-    planned: list[tuple[PreparedDocument, Document | None, Document]] = []
+    planned: list[Planned] = []
     results: dict[str, IngestResult] = {}
     for prepared in documents:
         existing = session.exec(
@@ -135,26 +139,33 @@ async def ingest_documents(
         )
         planned.append((prepared, existing, document))
     if planned:
-        # End the read transaction: its pooled connection would otherwise wait out the
-        # embedding (seconds per document), and 20 uploads at once ran the pool dry.
-        session.commit()
-        # The vector store embeds first and swaps chunks atomically: a failure changes nothing.
-        await vector_store.replace_documents(
-            [
-                DocumentChunks(
-                    document.id,
-                    prepared.chunks,
-                    [
-                        {"document_id": document.id, "source": prepared.source, "chunk_index": n}
-                        for n in range(len(prepared.chunks))
-                    ],
-                )
-                for prepared, _, document in planned
-            ],
-            company_id=company_id,
-            on_progress=on_progress,
-        )
-        _record_documents(session, planned, vector_store=vector_store, company_id=company_id)
+        _claim_new_documents(session, planned)
+        # The vector store embeds first and swaps chunks atomically: a failure changes nothing
+        # there, and the rows claimed above go again.
+        try:
+            await vector_store.replace_documents(
+                [
+                    DocumentChunks(
+                        document.id,
+                        prepared.chunks,
+                        [
+                            {
+                                "document_id": document.id,
+                                "source": prepared.source,
+                                "chunk_index": n,
+                            }
+                            for n in range(len(prepared.chunks))
+                        ],
+                    )
+                    for prepared, _, document in planned
+                ],
+                company_id=company_id,
+                on_progress=on_progress,
+            )
+        except BaseException:
+            _forget_new_documents(session, planned)
+            raise
+        _record_documents(session, planned)
         for result in results.values():  # loaded again after the commit that expired them
             session.refresh(result.document)
         # The keyword index and term statistics catch up now, not on the next question.
@@ -174,15 +185,35 @@ async def ingest_documents(
     return [results[prepared.source] for prepared in documents]
 
 
-def _record_documents(
-    session: Session,
-    planned: Sequence[tuple[PreparedDocument, Document | None, Document]],
-    *,
-    vector_store: VectorStoreBackend,
-    company_id: str,
-) -> None:
-    """The documents' rows, after their chunks: one commit. A source created meanwhile by
-    a concurrent upload is a 409, and the chunks this upload added for new rows go again."""
+def _claim_new_documents(session: Session, planned: Sequence[Planned]) -> None:
+    """The rows of new documents, written before their chunks (empty: no hash, 0 chunks), so
+    no chunk is ever stored for a document that has no row, even if the process dies midway;
+    a source created meanwhile by a concurrent upload is a 409 before anything is embedded.
+    The commit also ends the read transaction, whose pooled connection would otherwise wait
+    out the embedding (20 uploads at once ran the pool dry)."""
+    session.add_all(document for _, existing, document in planned if existing is None)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        sources = ", ".join(f"'{prepared.source}'" for prepared, _, _ in planned)
+        verb = "was" if len(planned) == 1 else "were"
+        raise ConflictException(
+            f"{sources} {verb} uploaded concurrently by another request; retry"
+        ) from None
+
+
+def _forget_new_documents(session: Session, planned: Sequence[Planned]) -> None:
+    """Storing the chunks failed: the rows claimed for new documents go again."""
+    session.rollback()
+    for _, existing, document in planned:
+        if existing is None and (row := session.get(Document, document.id)) is not None:
+            session.delete(row)
+    session.commit()
+
+
+def _record_documents(session: Session, planned: Sequence[Planned]) -> None:
+    """The documents' rows, after their chunks: hash, size and chunk count, one commit."""
     now = datetime.now(UTC)
     for prepared, _, document in planned:
         document.content_hash = prepared.content_hash
@@ -190,18 +221,7 @@ def _record_documents(
         document.bytes = len(prepared.data)
         document.updated_at = now
         session.add(document)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        for _, existing, document in planned:
-            if existing is None:
-                vector_store.delete_document(document.id, company_id=company_id)
-        sources = ", ".join(f"'{prepared.source}'" for prepared, _, _ in planned)
-        verb = "was" if len(planned) == 1 else "were"
-        raise ConflictException(
-            f"{sources} {verb} uploaded concurrently by another request; retry"
-        ) from None
+    session.commit()
 
 
 def _display_name(company_id: str) -> str:

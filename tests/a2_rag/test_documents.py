@@ -232,6 +232,29 @@ def test_failed_embedding_leaves_the_index_as_it_was(
     assert "27 days" in answer["answer"]
 
 
+def test_a_new_document_whose_chunks_fail_to_store_leaves_no_row(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(client, "initech", {"handbook.md": HANDBOOK})
+
+    async def failing(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+        raise LLMException("embedding service down")
+
+    monkeypatch.setattr(LocalEmbeddingClient, "embed_documents", failing)
+    response = client.post(
+        f"{API}/documents",
+        data={"company_id": "initech"},
+        files=[("files", ("pricing.md", b"# Pricing\n\nThe Pro plan costs 49 USD a month."))],
+    )
+    monkeypatch.undo()
+
+    assert response.status_code == 502
+    # The row written before its chunks (so no chunk is ever without one) went again.
+    assert [d["source"] for d in documents(client, "initech")] == ["handbook.md"]
+    retried = upload(client, "initech", {"pricing.md": "# Pricing\n\nThe Pro plan costs 49 USD."})
+    assert [d["status"] for d in retried["data"]] == ["created"]
+
+
 def test_list_documents_of_unknown_company_is_404(client: TestClient) -> None:
     response = client.get(f"{API}/documents", params={"company_id": "nobody"})
 
