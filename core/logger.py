@@ -23,7 +23,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"), "[WEBHOOK_SECRET]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
 ]
-_PHONE_CANDIDATE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{6,}\d(?![\w.])")
+# Not after "<hex>-": the last group of a UUID (…-a456-426614174000) is 12 digits too.
+_PHONE_CANDIDATE = re.compile(r"(?<![\w.])(?<![0-9A-Fa-f]-)\+?\(?\d[\d\s().-]{6,}\d(?![\w.])")
 
 
 def _mask_phone(match: re.Match[str]) -> str:

@@ -102,6 +102,13 @@ def test_mask_text_keeps_dates_and_small_numbers() -> None:
     assert mask_text("on 2026-11-23, 12345 leads") == "on 2026-11-23, 12345 leads"
 
 
+def test_mask_text_keeps_ids_whose_last_group_is_all_digits() -> None:
+    uuid = "123e4567-e89b-12d3-a456-426614174000"
+
+    assert mask_text(f"lead {uuid} stored") == f"lead {uuid} stored"
+    assert mask_text("call 415-555-0134 today") == "call [PHONE] today"
+
+
 def test_every_log_record_is_masked_and_carries_request_id() -> None:
     stream = io.StringIO()
     configure_logging("INFO", "json", "test", stream=stream)
