@@ -86,9 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
-        _, generated_secret = settings.jwt_secret()
-        if generated_secret:
-            log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")
         check_database(settings.database_url)
         engine = create_db_engine(settings.database_url)
         init_db(engine, migrate=settings.migrate_on_start)

@@ -3,6 +3,7 @@ its CRM contacts (via the API), and signed webhook deliveries."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import uuid
@@ -15,10 +16,9 @@ from typing import Any, Protocol
 import psycopg
 from standardwebhooks import Webhook
 
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
-
 API = "/api/03-saas"
-ADMIN = {"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
+_auth = importlib.import_module("assessments.03_saas_ai_agent.config")
+ADMIN = {"email": _auth.DEV_ADMIN_EMAIL, "password": _auth.DEV_ADMIN_PASSWORD}
 PG_ADMIN_DSN = os.environ.get("SAAS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -1,18 +1,16 @@
 """The shared settings, read from the environment and `.env`.
 
-A setting only one assessment reads lives in that assessment's `config.py`
-(`WorkflowSettings`, `RagSettings`, `SaasSettings`), under the same variable name.
-Assessment 3's auth settings (JWT_*, PLATFORM_ADMIN_*) stay here: the production
-check refuses a missing JWT_SECRET or the dev admin password wherever Settings is
-built (the API and every Celery worker, before they start), which a class built in
-Assessment 3's lifespan could do for the API only; `jwt_secret()` also needs DATA_DIR.
-Every field is documented in the README's "Settings" table. Defaults are the
-offline demo: local providers, SQLite and FAISS under `data/`.
+Core holds what more than one part of the app reads (environment, logging, providers,
+storage, HTTP, the scale-out engines). A setting only one assessment reads lives in that
+assessment's `config.py` under the same variable name: `WorkflowSettings`, `RagSettings`,
+and Assessment 3's `SaasSettings` and `AuthSettings` (JWT_*, ACCESS_TOKEN_EXPIRE_MINUTES,
+PLATFORM_ADMIN_*, with its production check). Every field is documented in the README's
+"Settings" table. Defaults are the offline demo: local providers, SQLite and FAISS under
+`data/`.
 """
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -22,7 +20,6 @@ from pydantic import (
     Field,
     SecretStr,
     computed_field,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,9 +27,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ProviderChoice = Literal["auto", "openai", "local"]
 Provider = Literal["openai", "local"]
-
-DEV_ADMIN_EMAIL = "admin@example.com"
-DEV_ADMIN_PASSWORD = "change-me-admin"
 
 
 class Settings(BaseSettings):
@@ -83,13 +77,6 @@ class Settings(BaseSettings):
     MAX_REQUEST_BODY_BYTES: int = 25 * 1024 * 1024
     BACKEND_URL: str = "http://127.0.0.1:8000"
 
-    # Auth (Assessment 3; why it is still here: the module docstring)
-    JWT_SECRET: SecretStr | None = None
-    JWT_ALGORITHM: Literal["HS256"] = "HS256"
-    ACCESS_TOKEN_EXPIRE_MINUTES: int = 8 * 60
-    PLATFORM_ADMIN_EMAIL: str = DEV_ADMIN_EMAIL
-    PLATFORM_ADMIN_PASSWORD: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)
-
     # Scale-out engines (unset = embedded)
     REDIS_URL: str | None = None
     EMBEDDING_CACHE_TTL_SECONDS: int = Field(24 * 3600, ge=1)
@@ -98,16 +85,6 @@ class Settings(BaseSettings):
 
     # Demo data
     LOAD_SAMPLE_DATA: bool = True
-
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.ENVIRONMENT != "production":
-            return self
-        if self.JWT_SECRET is None or len(self.JWT_SECRET.get_secret_value()) < 32:
-            raise ValueError("JWT_SECRET (32+ characters) is required when ENVIRONMENT=production")
-        if self.PLATFORM_ADMIN_PASSWORD.get_secret_value() == DEV_ADMIN_PASSWORD:
-            raise ValueError("PLATFORM_ADMIN_PASSWORD must be changed when ENVIRONMENT=production")
-        return self
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -150,27 +127,6 @@ class Settings(BaseSettings):
     @property
     def upload_dir(self) -> Path:
         return self.DATA_DIR / "uploads"
-
-    def jwt_secret(self) -> tuple[str, bool]:
-        """The signing secret, and whether it is a generated development one.
-
-        Without JWT_SECRET, development installs get a random secret kept in
-        `data/.jwt_secret`, so tokens survive restarts but no two installs
-        share a key.
-        """
-        if self.JWT_SECRET is not None:
-            return self.JWT_SECRET.get_secret_value(), False
-        return _generated_secret(self.DATA_DIR / ".jwt_secret"), True
-
-
-@lru_cache
-def _generated_secret(path: Path) -> str:
-    """Read once per process: every authenticated request signs or checks a token with it."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def _resolve(choice: ProviderChoice, openai_configured: bool) -> Provider:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 ASSESSMENT_SETTINGS = {
     "workflow_settings": ("assessments.01_workflow_automation.config", "WorkflowSettings"),
     "rag_settings": ("assessments.02_rag_chatbot.config", "RagSettings"),
+    "auth_settings": ("assessments.03_saas_ai_agent.config", "AuthSettings"),
+}
+# What tests use unless they override it (a fixed signing key: no generated one).
+ASSESSMENT_DEFAULTS: dict[str, dict[str, object]] = {
+    "auth_settings": {"JWT_SECRET": "test-secret-" + "x" * 32},
 }
 
 
@@ -38,7 +43,6 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         # A developer's shell may export these; tests opt in to live services explicitly.
         "CELERY_BROKER_URL": None,
         "REDIS_URL": None,
-        "JWT_SECRET": "test-secret-" + "x" * 32,
         "LOAD_SAMPLE_DATA": False,
         "LOG_FORMAT": "json",
         "LLM_RETRY_WAIT_INITIAL_SECONDS": 0,
@@ -60,7 +64,13 @@ def assessment_settings(**overrides: object) -> dict[str, BaseSettings]:
     if unknown:
         raise TypeError(f"no assessment settings class holds {unknown}")
     return {
-        name: cls(_env_file=None, **{k: v for k, v in overrides.items() if k in _names(cls)})
+        name: cls(
+            _env_file=None,
+            **{
+                **ASSESSMENT_DEFAULTS.get(name, {}),
+                **{k: v for k, v in overrides.items() if k in _names(cls)},
+            },
+        )
         for name, cls in classes.items()
     }
 

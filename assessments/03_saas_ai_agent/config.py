@@ -1,16 +1,24 @@
-"""Settings of this assessment, read from `SAAS_*` environment variables (and `.env`).
+"""Settings of this assessment: `SaasSettings` (`SAAS_*` variables) and `AuthSettings`
+(`JWT_*`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `PLATFORM_ADMIN_*`, no prefix), both read from
+the environment and `.env`.
 
-The shared settings (`core.config.Settings`: JWT, platform admin, REDIS_URL,
-DATABASE_URL, OpenAI) stay where they are; what only this assessment needs
-lives here so the package stands on its own. Every field is in the README.
+The shared settings (`core.config.Settings`: ENVIRONMENT, DATA_DIR, REDIS_URL,
+DATABASE_URL, OpenAI) stay there; what only this assessment needs lives here so the
+package stands on its own. Both classes are built in the assessment's lifespan
+(`routers.py`), which runs `AuthSettings.refuse_unsafe_production` before anything
+else. A Celery worker issues and checks no tokens, so it never builds `AuthSettings`.
+Every field is in the README.
 """
 
 from __future__ import annotations
 
+import secrets
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["starter", "pro", "enterprise"]
@@ -98,3 +106,49 @@ class SaasSettings(BaseSettings):
         if self.PASSWORD_HASH_PROFILE is not None:
             return self.PASSWORD_HASH_PROFILE
         return "cheapest" if environment == "test" else "rfc_9106_low_memory"
+
+
+DEV_ADMIN_EMAIL = "admin@example.com"
+DEV_ADMIN_PASSWORD = "change-me-admin"
+
+
+class AuthSettings(BaseSettings):
+    """Access tokens and the platform admin, under their unprefixed names (`JWT_SECRET`, ...)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    JWT_SECRET: SecretStr | None = None
+    JWT_ALGORITHM: Literal["HS256"] = "HS256"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = 8 * 60
+    PLATFORM_ADMIN_EMAIL: str = DEV_ADMIN_EMAIL
+    PLATFORM_ADMIN_PASSWORD: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)
+
+    def refuse_unsafe_production(self, environment: str) -> None:
+        """Raise when production would run on a missing or short secret or the dev password."""
+        if environment != "production":
+            return
+        if self.JWT_SECRET is None or len(self.JWT_SECRET.get_secret_value()) < 32:
+            raise ValueError("JWT_SECRET (32+ characters) is required when ENVIRONMENT=production")
+        if self.PLATFORM_ADMIN_PASSWORD.get_secret_value() == DEV_ADMIN_PASSWORD:
+            raise ValueError("PLATFORM_ADMIN_PASSWORD must be changed when ENVIRONMENT=production")
+
+    def jwt_secret(self, data_dir: Path) -> tuple[str, bool]:
+        """The signing secret, and whether it is a generated development one.
+
+        Without JWT_SECRET, development installs get a random secret kept in
+        `<DATA_DIR>/.jwt_secret`, so tokens survive restarts but no two installs
+        share a key.
+        """
+        if self.JWT_SECRET is not None:
+            return self.JWT_SECRET.get_secret_value(), False
+        return _generated_secret(data_dir / ".jwt_secret"), True
+
+
+@lru_cache
+def _generated_secret(path: Path) -> str:
+    """Read once per process: every authenticated request signs or checks a token with it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

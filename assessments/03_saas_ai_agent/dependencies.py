@@ -71,7 +71,7 @@ async def get_token_claims(
 ) -> TokenClaims:
     if not token:
         raise AuthenticationException("Not authenticated", headers=BEARER)
-    return decode_access_token(token, settings=runtime.settings)
+    return decode_access_token(token, auth=runtime.auth, data_dir=runtime.settings.DATA_DIR)
 
 
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]

@@ -1,6 +1,7 @@
 """Assessment 3's HTTP routes and start-up (mounted by backend.main under /api/03-saas).
 
-At start (`lifespan`): build the runtime (on PostgreSQL, apply row-level
+At start (`lifespan`): refuse unsafe production auth settings (a missing or short
+JWT_SECRET, the dev admin password), build the runtime (on PostgreSQL, apply row-level
 security), create the platform admin from settings, load the demo tenants in
 development, and start the webhook worker (in process; or, with
 CELERY_BROKER_URL, the sweep that feeds the Celery workers).
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import APIRouter, FastAPI
 
 from core.startup_lock import exclusive
@@ -20,7 +22,7 @@ from . import metrics as saas_metrics
 from .agents.routers import router as agents_router
 from .audit.routers import router as audit_router
 from .auth.routers import router as auth_router
-from .config import SaasSettings
+from .config import AuthSettings, SaasSettings
 from .crm.routers import router as crm_router
 from .leads.routers import router as leads_router
 from .runtime import create_runtime
@@ -30,6 +32,8 @@ from .tenants.services import bootstrap_platform_admin
 from .usage.routers import router as usage_router
 from .webhooks.routers import router as webhooks_router
 from .webhooks.worker import create_worker
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter()
 for sub_router in (
@@ -49,11 +53,17 @@ for sub_router in (
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     # Tests and embedding apps may set their own before start.
+    auth = getattr(app.state, "auth_settings", None) or AuthSettings()
+    # Before anything else: production must not run on a guessable key or password.
+    auth.refuse_unsafe_production(settings.ENVIRONMENT)
+    _, generated_secret = auth.jwt_secret(settings.DATA_DIR)
+    if generated_secret:
+        log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")
     saas = getattr(app.state, "saas_settings", None) or SaasSettings()
     # First, so that a configured broker that does not answer stops the start at once.
     runner = create_task_runner(settings, app.state, concurrency=saas.WEBHOOK_CONCURRENCY)
     runtime = create_runtime(
-        settings=settings, saas=saas, engine=app.state.engine, app_state=app.state
+        settings=settings, saas=saas, engine=app.state.engine, app_state=app.state, auth=auth
     )
     app.state.saas = runtime
     saas_metrics.COLLECTOR.runtime = runtime

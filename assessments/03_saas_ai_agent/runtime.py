@@ -3,6 +3,7 @@
 Kept on `app.state.saas`. Everything a webhook job needs is reachable from it,
 so the same `process_event(runtime, ...)` runs in the in-process worker and in
 a Celery worker process (which builds its own runtime: `webhooks/tasks.py`).
+The auth settings are there in the API only: a Celery worker issues and checks no tokens.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from core.config import Settings
 from core.llm_client import LLMClient
 
 from .auth.passwords import Passwords
-from .config import SaasSettings, Tier
+from .config import AuthSettings, SaasSettings, Tier
 from .crm.client import CRMClient
 from .crm.embedded import EmbeddedCRM
 from .crm.hubspot import HubSpotCRM
@@ -53,6 +54,14 @@ class SaasRuntime:
     # The app's state, read on use: tests and operators may swap `llm` while running.
     app_state: Any = None
     worker: WebhookRunner | None = field(default=None)
+    # Built by the API's lifespan; None in a Celery worker, which issues and checks no tokens.
+    auth_settings: AuthSettings | None = None
+
+    @property
+    def auth(self) -> AuthSettings:
+        if self.auth_settings is None:
+            raise RuntimeError("no AuthSettings here: the API's lifespan builds them")
+        return self.auth_settings
 
     @property
     def llm(self) -> LLMClient | None:
@@ -81,7 +90,12 @@ class SaasRuntime:
 
 
 def create_runtime(
-    *, settings: Settings, saas: SaasSettings, engine: Engine, app_state: Any = None
+    *,
+    settings: Settings,
+    saas: SaasSettings,
+    engine: Engine,
+    app_state: Any = None,
+    auth: AuthSettings | None = None,
 ) -> SaasRuntime:
     """Everything but the worker; on PostgreSQL this also applies row-level security."""
     if engine.dialect.name == "postgresql":
@@ -100,6 +114,7 @@ def create_runtime(
         ),
         crm=create_crm(saas, tenant_engine),
         app_state=app_state,
+        auth_settings=auth,
     )
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, Settings
+from core.config import Settings
 from tests.contract.helpers import send_webhook
+from tests.support import assessment_settings
 
 PREFIX = "/api/03-saas"
 _package = "assessments.03_saas_ai_agent"
@@ -42,6 +43,7 @@ def build_client(settings: Settings, saas_settings: Any) -> Iterator[TestClient]
 
     app = create_app(settings)
     app.state.saas_settings = saas_settings
+    app.state.auth_settings = assessment_settings()["auth_settings"]
     with TestClient(app) as client:
         yield client
 
@@ -93,7 +95,8 @@ class Api:
 
     def platform_admin(self) -> dict[str, str]:
         if self._platform_admin is None:
-            self._platform_admin = self.login(DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+            config = saas_module("config")
+            self._platform_admin = self.login(config.DEV_ADMIN_EMAIL, config.DEV_ADMIN_PASSWORD)
         return self._platform_admin
 
     def create_tenant(self, tier: str = "starter", name: str | None = None) -> TenantHandle:

@@ -11,10 +11,11 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from tests.a3_saas.helpers import PREFIX, Api, saas_module
 
 tokens = saas_module("auth.tokens")
+config = saas_module("config")
+DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD = config.DEV_ADMIN_EMAIL, config.DEV_ADMIN_PASSWORD
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -24,6 +25,16 @@ def _bearer(token: str) -> dict[str, str]:
 def _claims(headers: dict[str, str]) -> dict:
     token = headers["Authorization"].removeprefix("Bearer ")
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def _signing(api: Api) -> dict:
+    """What `create_access_token` signs with: the app's auth settings and data dir."""
+    return {"auth": api.runtime.auth, "data_dir": api.runtime.settings.DATA_DIR}
+
+
+def _secret(api: Api) -> str:
+    secret, _ = api.runtime.auth.jwt_secret(api.runtime.settings.DATA_DIR)
+    return secret
 
 
 def _b64(data: dict) -> str:
@@ -106,7 +117,7 @@ def test_expired_token_is_refused(sqlite_api: Api) -> None:
     user_id = uuid.UUID(_claims(tenant.headers)["sub"])
     issued = datetime.now(UTC) - timedelta(hours=9)
     expired = tokens.create_access_token(
-        user_id, uuid.UUID(tenant.id), settings=sqlite_api.runtime.settings, now=issued
+        user_id, uuid.UUID(tenant.id), **_signing(sqlite_api), now=issued
     )
 
     response = sqlite_api.get("/leads", headers=_bearer(expired))
@@ -126,7 +137,7 @@ def test_unsigned_alg_none_token_is_refused(sqlite_api: Api) -> None:
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_token_with_another_algorithm_is_refused_even_with_the_right_key(sqlite_api: Api) -> None:
     tenant = sqlite_api.create_tenant()
-    secret, _ = sqlite_api.runtime.settings.jwt_secret()
+    secret = _secret(sqlite_api)
     hs512 = jwt.encode(_claims(tenant.headers), secret, algorithm="HS512")
 
     assert sqlite_api.get("/leads", headers=_bearer(hs512)).status_code == 401
@@ -143,7 +154,7 @@ def test_token_without_tenant_claim_is_refused(sqlite_api: Api) -> None:
     tenant = sqlite_api.create_tenant()
     claims = _claims(tenant.headers)
     del claims["tenant"]
-    secret, _ = sqlite_api.runtime.settings.jwt_secret()
+    secret = _secret(sqlite_api)
 
     response = sqlite_api.get("/leads", headers=_bearer(jwt.encode(claims, secret, "HS256")))
 
@@ -164,9 +175,7 @@ def test_validly_signed_token_naming_a_tenant_the_user_is_not_in_is_refused(api:
     tenant_a, tenant_b = api.create_tenant(), api.create_tenant()
     api.create_lead(tenant_b, name="Only in B")
     user_a = uuid.UUID(_claims(tenant_a.headers)["sub"])
-    crossed = tokens.create_access_token(
-        user_a, uuid.UUID(tenant_b.id), settings=api.runtime.settings
-    )
+    crossed = tokens.create_access_token(user_a, uuid.UUID(tenant_b.id), **_signing(api))
 
     response = api.get("/leads", headers=_bearer(crossed))
 

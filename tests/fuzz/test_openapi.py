@@ -12,6 +12,7 @@ operation documents for that status.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 
@@ -23,12 +24,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from backend.main import create_app
-from core.config import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from tests.processes import ROOT, api_server, process_env
 from tests.services import throwaway_database
 from tests.support import make_settings
 
 A3 = "/api/03-saas"
+_auth = importlib.import_module("assessments.03_saas_ai_agent.config")
+DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD = _auth.DEV_ADMIN_EMAIL, _auth.DEV_ADMIN_PASSWORD
 EXAMPLES_PER_OPERATION = 20
 UNREACHABLE_LIMIT = "100000/minute"
 

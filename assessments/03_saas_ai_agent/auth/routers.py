@@ -57,8 +57,11 @@ async def issue_token(request: Request, runtime: RuntimeDep) -> Token:
     user = await run_in_threadpool(
         authenticate_user, runtime, email=credentials.email, password=credentials.password
     )
-    token = create_access_token(user.id, user.tenant_id, settings=runtime.settings)
-    return Token(access_token=token, expires_in=runtime.settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60)
+    auth = runtime.auth
+    token = create_access_token(
+        user.id, user.tenant_id, auth=auth, data_dir=runtime.settings.DATA_DIR
+    )
+    return Token(access_token=token, expires_in=auth.ACCESS_TOKEN_EXPIRE_MINUTES * 60)
 
 
 async def _read_credentials(request: Request) -> Credentials:

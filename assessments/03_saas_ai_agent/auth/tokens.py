@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 
-from core.config import Settings
 from core.exceptions import AuthenticationException
+
+from ..config import AuthSettings
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -28,7 +30,8 @@ def create_access_token(
     user_id: uuid.UUID,
     tenant_id: uuid.UUID | None,
     *,
-    settings: Settings,
+    auth: AuthSettings,
+    data_dir: Path,
     now: datetime | None = None,
 ) -> str:
     issued = now or datetime.now(UTC)
@@ -36,19 +39,19 @@ def create_access_token(
         "sub": str(user_id),
         "tenant": str(tenant_id) if tenant_id is not None else None,
         "iat": issued,
-        "exp": issued + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES),
+        "exp": issued + timedelta(minutes=auth.ACCESS_TOKEN_EXPIRE_MINUTES),
     }
-    secret, _ = settings.jwt_secret()
-    return jwt.encode(claims, secret, algorithm=settings.JWT_ALGORITHM)
+    secret, _ = auth.jwt_secret(data_dir)
+    return jwt.encode(claims, secret, algorithm=auth.JWT_ALGORITHM)
 
 
-def decode_access_token(token: str, *, settings: Settings) -> TokenClaims:
-    secret, _ = settings.jwt_secret()
+def decode_access_token(token: str, *, auth: AuthSettings, data_dir: Path) -> TokenClaims:
+    secret, _ = auth.jwt_secret(data_dir)
     try:
         claims = jwt.decode(
             token,
             secret,
-            algorithms=[settings.JWT_ALGORITHM],
+            algorithms=[auth.JWT_ALGORITHM],
             options={"require": ["sub", "iat", "exp"]},
         )
     except jwt.ExpiredSignatureError:

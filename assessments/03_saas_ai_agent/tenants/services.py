@@ -27,8 +27,8 @@ def new_webhook_secret() -> str:
 
 def bootstrap_platform_admin(runtime: SaasRuntime) -> User:
     """Create the platform admin from settings, or bring its password in line with them."""
-    email = runtime.settings.PLATFORM_ADMIN_EMAIL.strip().lower()
-    password = runtime.settings.PLATFORM_ADMIN_PASSWORD.get_secret_value()
+    email = runtime.auth.PLATFORM_ADMIN_EMAIL.strip().lower()
+    password = runtime.auth.PLATFORM_ADMIN_PASSWORD.get_secret_value()
     with runtime.privileged() as session:
         admin = session.exec(select(User).where(User.email == email)).first()
         if admin is None:
