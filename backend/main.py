@@ -85,6 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each assessment may refuse its settings before anything is created or loaded.
+        for module, _ in assessments:
+            if hasattr(module, "check_settings"):
+                module.check_settings(app, settings)
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         check_database(settings.database_url)
         engine = create_db_engine(settings.database_url)

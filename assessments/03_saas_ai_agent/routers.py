@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 
+from core.config import Settings
 from core.startup_lock import exclusive
 from core.tasks import create_task_runner
 
@@ -49,13 +50,21 @@ for sub_router in (
     router.include_router(sub_router)
 
 
+def check_settings(app: FastAPI, settings: Settings) -> None:
+    """Run by the backend before its start touches anything (database, sample data):
+    production must not run on a guessable signing key or admin password."""
+    # Tests and embedding apps may set their own before start.
+    auth = getattr(app.state, "auth_settings", None) or AuthSettings()
+    auth.refuse_unsafe_production(settings.ENVIRONMENT)
+    app.state.auth_settings = auth
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
-    # Tests and embedding apps may set their own before start.
-    auth = getattr(app.state, "auth_settings", None) or AuthSettings()
-    # Before anything else: production must not run on a guessable key or password.
-    auth.refuse_unsafe_production(settings.ENVIRONMENT)
+    if getattr(app.state, "auth_settings", None) is None:  # started without the backend
+        check_settings(app, settings)
+    auth: AuthSettings = app.state.auth_settings
     _, generated_secret = auth.jwt_secret(settings.DATA_DIR)
     if generated_secret:
         log.warning("jwt_secret_generated", hint="set JWT_SECRET; generated dev secret in use")

@@ -95,13 +95,15 @@ def test_a_production_api_without_jwt_secret_refuses_to_start(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("JWT_SECRET", raising=False)
     monkeypatch.setenv("PLATFORM_ADMIN_PASSWORD", STRONG_PASSWORD)
-    # A fresh database: upgraded at start, so that the auth check is what refuses.
-    app = create_app(make_settings(tmp_path, ENVIRONMENT="production", MIGRATE_ON_START=True))
+    app = create_app(make_settings(tmp_path, ENVIRONMENT="production", LOAD_SAMPLE_DATA=True))
 
     with pytest.raises(ValueError, match="JWT_SECRET"), TestClient(app):
         pass
 
-    assert not hasattr(app.state, "saas")  # refused before the runtime was built
+    # Refused before the start touched anything: no database, no sample data, no runtime.
+    assert not hasattr(app.state, "saas")
+    assert not hasattr(app.state, "engine")
+    assert not (tmp_path / "app.db").exists()
     assert not (tmp_path / ".jwt_secret").exists()
 
 
