@@ -101,7 +101,7 @@ class FaissVectorStore(EmbeddingWriter):
             scores, ids = _search_one_thread(index, query, min(k, index.ntotal))
             chunks = self._chunks[company_id]
             return [
-                _scored(chunks[chunk_id], score)
+                chunks[chunk_id].with_score(score)
                 for chunk_id, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
                 if chunk_id != -1 and score >= threshold and chunk_id in chunks
             ]
@@ -187,7 +187,7 @@ class FaissVectorStore(EmbeddingWriter):
             chunks = self._chunks[company_id]
         scores = dict(zip(present.tolist(), (vectors @ query).tolist(), strict=True))
         return [
-            _scored(chunks[chunk_id], scores[chunk_id])
+            chunks[chunk_id].with_score(scores[chunk_id])
             for chunk_id in chunk_ids
             if chunk_id in scores and chunk_id in chunks
         ]
@@ -395,17 +395,4 @@ def _result(row: VectorChunk, score: float) -> SearchResult:
         source=row.source,
         chunk_index=row.chunk_index,
         metadata=dict(row.metadata_json or {}),
-    )
-
-
-def _scored(chunk: SearchResult, score: float) -> SearchResult:
-    # Built field by field: `dataclasses.replace` costs more than the FAISS search itself.
-    return SearchResult(
-        chunk_id=chunk.chunk_id,
-        score=score,
-        text=chunk.text,
-        document_id=chunk.document_id,
-        source=chunk.source,
-        chunk_index=chunk.chunk_index,
-        metadata=dict(chunk.metadata),  # the caller's own: the cached one stays as stored
     )
