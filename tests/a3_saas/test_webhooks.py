@@ -235,7 +235,9 @@ def test_a_tampered_body_is_401(api: Api) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("offset", [-301, 301])
+# Well past the 5-minute tolerance: the timestamp is whole seconds and the request takes
+# time, so 301 s ahead was sometimes only 300.x s ahead when checked (accepted).
+@pytest.mark.parametrize("offset", [-330, 330])
 def test_a_timestamp_more_than_five_minutes_off_is_401(api: Api, offset: int) -> None:
     tenant = api.create_tenant()
     contact = api.create_contact(tenant)
