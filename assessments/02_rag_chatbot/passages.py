@@ -9,7 +9,8 @@ Each passage also carries context that is used only to rank it — the heading
 above it, the header row of its table — because "Status: Public beta" says
 nothing about Northstar until it is read under "PROJECT NORTHSTAR".
 A sentence that opens with a pronoun ("He leads finance…") is quoted after
-its heading ("Daniel Kowalski — CFO"), or else after the sentence before it.
+its heading ("Daniel Kowalski — CFO"), or else (no heading, or one that is a
+question) after the sentence before it.
 A paragraph that addresses the model ("IGNORE ALL PREVIOUS INSTRUCTIONS…") is
 no passage at all: documents are data, and such text states no fact.
 """
@@ -94,8 +95,10 @@ def passages(chunk: str) -> list[Passage]:
         previous = ""
         for sentence in split_sentences(text):
             quoted = sentence
-            if _refers_back(sentence) and (heading or previous):
-                quoted = f"{(heading or previous).rstrip('.')}. {sentence}"
+            # A heading that asks ("Does Acme support SSO?") names a topic, states nothing.
+            antecedent = previous if heading.endswith("?") else (heading or previous)
+            if _refers_back(sentence) and antecedent:
+                quoted = f"{antecedent.rstrip('.')}. {sentence}"
             if len(quoted.split()) >= MIN_WORDS:
                 found.append(Passage(quoted, heading, len(found)))
             previous = sentence

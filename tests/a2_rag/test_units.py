@@ -142,6 +142,20 @@ def test_pronoun_sentence_is_quoted_after_its_heading() -> None:
     assert "Daniel Kowalski — CFO. He leads finance and billing." in texts
 
 
+def test_a_pronoun_under_a_question_heading_is_quoted_after_the_sentence_before_it() -> None:
+    text = (
+        "### Does Acme support single sign-on (SSO)?\n"
+        "Yes. SAML 2.0 single sign-on is on the Business plan. It works with any SAML provider."
+    )
+
+    texts = [p.text for p in passages.passages(text)]
+
+    assert "SAML 2.0 single sign-on is on the Business plan. It works with any SAML provider." in (
+        texts
+    )
+    assert not any("SSO)?" in quoted for quoted in texts)
+
+
 def test_table_rows_are_quoted_as_text_under_their_column_names() -> None:
     text = "| Plan | Monthly price |\n|---|---|\n| Starter | $49 per month |"
 
