@@ -36,12 +36,12 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.engine import Engine
 
 from core import migrations
+from core.startup_lock import exclusive
 
 log = structlog.get_logger(__name__)
 
 HNSW_MAX_DIMENSIONS = 2000  # pgvector indexes `vector` up to 2,000 dimensions
 MIN_PGVECTOR = (0, 5, 0)  # HNSW
-SCHEMA_LOCK_KEY = 0x7067_7665  # pg_advisory_xact_lock: one process creates the schema
 
 metadata_obj = MetaData()
 
@@ -81,8 +81,7 @@ def create_schema(engine: Engine, dimension: int, *, migrate: bool = True) -> tu
     dimension's HNSW index when missing. Returns the installed pgvector version."""
     migrations.prepare(engine, "pgvector", migrate=migrate)
     dimension = int(dimension)
-    with engine.begin() as connection:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    with exclusive(engine, "pgvector-schema"), engine.begin() as connection:
         version = _version(
             connection.execute(
                 text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")

@@ -20,6 +20,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from core.startup_lock import exclusive
+
 log = structlog.get_logger(__name__)
 
 _READ_WRITE = "SELECT, INSERT, UPDATE, DELETE"
@@ -37,13 +39,11 @@ TENANT_TABLES: dict[str, tuple[str, str]] = {
     "webhook_event": ("tenant_id", "SELECT, INSERT, UPDATE"),
 }
 TABLES_WITH_SEQUENCES = ("crm_sync", "audit_log", "usage_event", "webhook_event")
-# Any constant works: it only serialises concurrent start-ups applying the policies.
-_LOCK_KEY = 0x5AA5_0003
 
 
 def apply_row_level_security(engine: Engine, *, app_role: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    # Concurrent start-ups take turns applying the policies.
+    with exclusive(engine, "row-level-security"), engine.begin() as connection:
         _check_owner_bypasses_rls(connection)
         role = _quote(connection, app_role)
         _create_app_role(connection, app_role, role)

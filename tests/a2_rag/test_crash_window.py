@@ -55,9 +55,12 @@ def _row_ids(data_dir: Path) -> list[int]:
         return sorted(chunk_id for (chunk_id,) in rows)
 
 
-def test_a_server_killed_between_index_save_and_commit_recovers_on_restart(
-    tmp_path: Path,
-) -> None:
+def _killed_in_the_second_upload(
+    tmp_path: Path, *, pause_at: str, text: str, source: str = "vacation.md"
+) -> dict[str, str]:
+    """Start the paused app, upload the 27-day vacation policy, then upload `text` as
+    `source` and SIGKILL the server once that write reaches the `pause_at` window.
+    Returns the environment, to start the server again on the same data."""
     data_dir = tmp_path / "data"
     armed, reached = tmp_path / "armed", tmp_path / "reached"
     env = process_env(
@@ -66,6 +69,7 @@ def test_a_server_killed_between_index_save_and_commit_recovers_on_restart(
         SAAS_WEBHOOK_WORKER_ENABLED="false",
         PAUSE_ARMED_FILE=str(armed),
         PAUSE_REACHED_FILE=str(reached),
+        PAUSE_AT=pause_at,
     )
     server = Server(env, tmp_path / "paused.log", app="tests.a2_rag.paused_app:app")
     try:
@@ -76,16 +80,23 @@ def test_a_server_killed_between_index_save_and_commit_recovers_on_restart(
         assert first.status_code == 201, first.text
         armed.touch()
         threading.Thread(
-            target=_upload_until_killed,
-            args=(
-                server.url,
-                "# Vacation\n\nEvery Initech employee gets 31 days of paid vacation.",
-            ),
-            daemon=True,
+            target=_upload_until_killed, args=(server.url, text, source), daemon=True
         ).start()
-        wait_for(reached.exists, timeout=120, what="the second upload to reach its commit")
+        wait_for(reached.exists, timeout=120, what=f"the upload to reach the {pause_at} window")
     finally:
         server.kill()
+    return env
+
+
+def test_a_server_killed_between_index_save_and_commit_recovers_on_restart(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    env = _killed_in_the_second_upload(
+        tmp_path,
+        pause_at="index",
+        text="# Vacation\n\nEvery Initech employee gets 31 days of paid vacation.",
+    )
     # What the crash left: the saved index holds the new vectors, the rows are the old ones.
     assert len(_index_ids(data_dir)) > len(_row_ids(data_dir)) > 0
 
@@ -118,30 +129,10 @@ def test_a_server_killed_between_a_new_documents_chunks_and_its_row_leaves_no_or
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    armed, reached = tmp_path / "armed", tmp_path / "reached"
-    env = process_env(
-        data_dir,
-        DATABASE_URL=f"sqlite:///{data_dir / 'app.db'}",
-        SAAS_WEBHOOK_WORKER_ENABLED="false",
-        PAUSE_ARMED_FILE=str(armed),
-        PAUSE_REACHED_FILE=str(reached),
-        PAUSE_AT="document",
-    )
     policy = "# Remote work\n\nInitech employees may work remotely two days a week."
-    server = Server(env, tmp_path / "paused.log", app="tests.a2_rag.paused_app:app")
-    try:
-        server.wait_until_healthy()
-        first = _upload(
-            server.url, "# Vacation\n\nEvery Initech employee gets 27 days of paid vacation."
-        )
-        assert first.status_code == 201, first.text
-        armed.touch()
-        threading.Thread(
-            target=_upload_until_killed, args=(server.url, policy, "remote.md"), daemon=True
-        ).start()
-        wait_for(reached.exists, timeout=120, what="the upload to reach its documents' rows")
-    finally:
-        server.kill()
+    env = _killed_in_the_second_upload(
+        tmp_path, pause_at="document", text=policy, source="remote.md"
+    )
     named, documents = _chunk_documents(data_dir)
     # The new document's chunks are stored, and its row was written before them.
     assert len(named) == 2 and named <= documents

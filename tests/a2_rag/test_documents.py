@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -209,21 +210,31 @@ def test_one_bad_file_fails_the_whole_upload_and_stores_nothing(client: TestClie
     assert client.app.state.vector_store.count("initech") == 0
 
 
+def upload_with_embedding_down(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, source: str, text: str
+) -> httpx.Response:
+    """One file uploaded to initech while the embedding model fails."""
+
+    async def failing(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+        raise LLMException("embedding service down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LocalEmbeddingClient, "embed_documents", failing)
+        return client.post(
+            f"{API}/documents",
+            data={"company_id": "initech"},
+            files=[("files", (source, text.encode()))],
+        )
+
+
 def test_failed_embedding_leaves_the_index_as_it_was(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     upload(client, "initech", {"handbook.md": HANDBOOK})
 
-    async def failing(self, texts, **kwargs):  # type: ignore[no-untyped-def]
-        raise LLMException("embedding service down")
-
-    monkeypatch.setattr(LocalEmbeddingClient, "embed_documents", failing)
-    response = client.post(
-        f"{API}/documents",
-        data={"company_id": "initech"},
-        files=[("files", ("handbook.md", HANDBOOK.replace("27 days", "35 days").encode()))],
+    response = upload_with_embedding_down(
+        client, monkeypatch, "handbook.md", HANDBOOK.replace("27 days", "35 days")
     )
-    monkeypatch.undo()
 
     assert response.status_code == 502
     [document] = documents(client, "initech")
@@ -237,16 +248,9 @@ def test_a_new_document_whose_chunks_fail_to_store_leaves_no_row(
 ) -> None:
     upload(client, "initech", {"handbook.md": HANDBOOK})
 
-    async def failing(self, texts, **kwargs):  # type: ignore[no-untyped-def]
-        raise LLMException("embedding service down")
-
-    monkeypatch.setattr(LocalEmbeddingClient, "embed_documents", failing)
-    response = client.post(
-        f"{API}/documents",
-        data={"company_id": "initech"},
-        files=[("files", ("pricing.md", b"# Pricing\n\nThe Pro plan costs 49 USD a month."))],
+    response = upload_with_embedding_down(
+        client, monkeypatch, "pricing.md", "# Pricing\n\nThe Pro plan costs 49 USD a month."
     )
-    monkeypatch.undo()
 
     assert response.status_code == 502
     # The row written before its chunks (so no chunk is ever without one) went again.
