@@ -67,7 +67,8 @@ class FaissVectorStore(EmbeddingWriter):
         self._index_dir = Path(index_dir)
         self._indexes: dict[str, faiss.IndexIDMap2] = {}
         # Each loaded company's chunk rows as search results (score 0), by chunk id: a search
-        # answers from memory, with no SQL round trip (0.4 ms, 40x the FAISS search itself).
+        # answers from memory, with no SQL round trip (measured at 0.4 ms, against 0.01-0.07 ms
+        # for the FAISS search itself).
         self._chunks: dict[str, dict[int, SearchResult]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()

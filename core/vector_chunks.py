@@ -59,8 +59,9 @@ class SearchResult:
     metadata: dict[str, Any]
 
     def with_score(self, score: float) -> SearchResult:
-        """This chunk with another score; its own copy of the metadata. Built field by field:
-        `dataclasses.replace` costs more than a FAISS search of a small company."""
+        """This chunk with another score; its own copy of the metadata. Built field by field,
+        not with `dataclasses.replace`: `bench_vector_search.py --quick --companies 1000` gave
+        0.047 ms p50 per search with it and 0.036 ms without (raw index 0.010-0.011 ms)."""
         return SearchResult(
             chunk_id=self.chunk_id,
             score=score,

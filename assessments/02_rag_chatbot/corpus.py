@@ -1,12 +1,13 @@
 """A company's chunks in memory, for the FAISS profile: BM25 keyword search and the term
 statistics of the answerability check, kept up to date by deltas.
 
-Rebuilding both from every chunk on the first question after an upload cost 1.4 s at
-12,866 chunks. Instead the corpus reads what changed: chunk ids are never reused and grow
-with each write, so new chunks are those above the highest id it holds, and only when the
-count says some went does it read the ids to find which. Anything it cannot explain (a
-count that still disagrees) makes it read everything again. Ingest refreshes it right after
-writing (`refresh_company_corpus`), so the next question finds it current.
+When both were rebuilt from every chunk, the first question after an upload took 1.4 s at
+12,866 chunks (issue 18; `bench/bench_rag.py` prints that turn now). Instead the corpus
+reads what changed: chunk ids are never reused and grow with each write, so new chunks are
+those above the highest id it holds, and only when the count says some went does it read
+the ids to find which. Anything it cannot explain (a count that still disagrees) makes it
+read everything again. Ingest refreshes it right after writing (`refresh_company_corpus`),
+so the next question finds it current.
 
 On pgvector none of this is used: the database ranks keywords and counts terms.
 """
