@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from core.exceptions import AuthenticationException
@@ -52,13 +53,24 @@ def load_context(runtime: SaasRuntime, claims: TokenClaims, *, request_id: str) 
         return verify_caller(db, claims, request_id=request_id)
 
 
+# The caller's role and tier, built once: every tenant request runs it, and building a
+# statement (and its cache key) cost more than running it (0.25 of 0.42 ms in process).
+_CALLER = (
+    select(User.role, Tenant.subscription_tier)
+    .join(Tenant, col(Tenant.id) == User.tenant_id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.tenant_id == bindparam("tenant_id"),
+        Tenant.id == bindparam("tenant_id"),
+    )
+)
+
+
 def verify_caller(db: TenantDB, claims: TokenClaims, *, request_id: str) -> RequestContext:
     """The caller's context, if the token's user belongs to the tenant `db` is scoped to;
     one query for the user's role and the tenant's tier."""
     found = db.session.exec(
-        select(User.role, Tenant.subscription_tier)
-        .join(Tenant, col(Tenant.id) == User.tenant_id)
-        .where(User.id == claims.user_id, db.owns(User), db.owns(Tenant))
+        _CALLER, params={"user_id": claims.user_id, "tenant_id": db.tenant_id}
     ).first()
     if found is None:
         raise AuthenticationException("The access token is invalid", headers=BEARER)
