@@ -27,13 +27,22 @@ import httpx
 import psycopg
 from http_load import Load, encode, measure
 from live_server import LiveServer, load_average, serve
-from saas_support import API, create_contacts, create_tenant, scratch_postgres, signed
+from saas_support import (
+    API,
+    BenchTenant,
+    create_contacts,
+    create_tenant,
+    scratch_postgres,
+    signed,
+)
 from table import Row, print_table
 
 CONCURRENCY = 20
 
 
-def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[LiveServer]:
+def backend(
+    data_dir: Path, database_url: str | None, *, worker: bool = True
+) -> AbstractContextManager[LiveServer]:
     settings = {
         "DATA_DIR": str(data_dir),
         "LLM_PROVIDER": "local",
@@ -46,6 +55,7 @@ def backend(data_dir: Path, database_url: str | None) -> AbstractContextManager[
         ),
         "SAAS_WEBHOOK_BATCH_SIZE": "50",
         "SAAS_WEBHOOK_POLL_SECONDS": "0.2",
+        "SAAS_WEBHOOK_WORKER_ENABLED": str(worker).lower(),
     }
     if database_url:
         settings["DATABASE_URL"] = database_url
@@ -57,8 +67,9 @@ def bare(data_dir: Path) -> AbstractContextManager[LiveServer]:
     return serve({"DATA_DIR": str(data_dir)}, app="bare_app:app")
 
 
-async def webhooks(server: LiveServer, count: int) -> tuple[Load, float]:
-    """Deliveries accepted (the load), and events processed per second since the first."""
+async def deliver(server: LiveServer, count: int) -> tuple[Load, BenchTenant, float]:
+    """Signed deliveries from 20 senders to a new tenant: their acceptance, the tenant, and
+    when the first was sent (`time.perf_counter`)."""
     with httpx.Client(base_url=server.url, timeout=30) as client:
         tenant = create_tenant(client)
         contacts = create_contacts(client, tenant)
@@ -76,6 +87,12 @@ async def webhooks(server: LiveServer, count: int) -> tuple[Load, float]:
         expect=202,
         warmup=CONCURRENCY,
     )
+    return accepted, tenant, started
+
+
+async def webhooks(server: LiveServer, count: int) -> tuple[Load, float]:
+    """Deliveries accepted (the load), and events processed per second since the first."""
+    accepted, tenant, started = await deliver(server, count)
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         deadline = time.monotonic() + 600
         while True:
@@ -144,6 +161,9 @@ async def run(
         print(f"  webhooks processed  {processed:8.0f} /s  (fetch, qualify, write back)")
         reads = await list_leads(server, 400 * scale)
         print(f"  GET /leads, {CONCURRENCY} clients  {reads.summary()}", flush=True)
+    with backend(data_dir / "no-worker", database_url, worker=False) as server:
+        alone, _, _ = await deliver(server, 200 * scale)  # the intake path alone
+        print(f"  webhooks accepted, no worker in the process  {alone.summary()}", flush=True)
     return [
         Row(
             f"A3 `GET /leads`, {CONCURRENCY} clients, {label}",
@@ -159,6 +179,13 @@ async def run(
             f"bare FastAPI insert: {writes_floor.per_second:.0f}/s ({cpu_and_p99(writes_floor)})",
             ratio(accepted, writes_floor),
             load,
+        ),
+        Row(
+            f"A3 webhook intake alone (worker in another process), {label}",
+            f"{alone.per_second:.0f} accepted/s ({cpu_and_p99(alone)})",
+            f"bare FastAPI insert: {writes_floor.per_second:.0f}/s ({cpu_and_p99(writes_floor)})",
+            ratio(alone, writes_floor),
+            load_average(),
         ),
     ]
 
