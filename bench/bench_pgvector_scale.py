@@ -291,19 +291,6 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def server_pid(port: int) -> int:
-    for process in Path("/proc").iterdir():
-        if not process.name.isdigit():
-            continue
-        try:
-            arguments = (process / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"backend.main:app" in arguments and str(port).encode() in arguments:
-            return int(process.name)
-    raise RuntimeError("the API process was not found")
-
-
 def api_memory(url: str, data_dir: Path) -> str:
     """RSS of an API process before and after answering questions for the big company."""
     settings = {
@@ -316,9 +303,9 @@ def api_memory(url: str, data_dir: Path) -> str:
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "WARNING",
     }
-    with serve(settings) as base:
-        pid = server_pid(int(base.rsplit(":", 1)[1]))
-        with httpx.Client(base_url=base, timeout=300) as client:
+    with serve(settings) as server:
+        pid = server.pid  # one uvicorn process, no workers: the one answering
+        with httpx.Client(base_url=server.url, timeout=300) as client:
             with SAMPLE.open("rb") as handle:
                 uploaded = client.post(
                     "/api/02-rag/documents",
