@@ -54,6 +54,7 @@ from sqlmodel import Session
 import core.pgvector_store as pgvector_store
 from core.database import create_db_engine, init_db
 from core.faiss_store import FaissVectorStore
+from core.pg_keyword_search import RECOUNT_TERMS
 from core.pgvector_schema import hnsw_index_ddl
 from core.pgvector_store import PgVectorStore
 from core.vector_chunks import VectorChunk
@@ -273,7 +274,8 @@ def copy_chunks(
     provider: str,
 ) -> None:
     """Binary COPY of one chunk per vector (id = row + 1, company `numbers[row]`), then the
-    companies' rows and the id sequence, as the store's own writes would leave them."""
+    companies' rows, their term counts and the id sequence, as the store's own writes
+    would leave them."""
     with driver.cursor() as cursor:
         columns = "id, company_id, document_id, chunk_index, source, text, metadata, "
         columns += "embedding_model, embedding"
@@ -299,6 +301,8 @@ def copy_chunks(
                 if count
             ],
         )
+        for statement in RECOUNT_TERMS:
+            cursor.execute(statement)
         cursor.execute(
             "SELECT setval(pg_get_serial_sequence('pgvector_chunk', 'id'), %s)", (len(vectors),)
         )

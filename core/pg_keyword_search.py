@@ -6,8 +6,9 @@ So no API process holds a copy of a company's chunks to search them by keyword:
 
 - `fuse`: one statement ranks the company's chunks for the question by Okapi BM25
   (k1=1.5, b=0.75, as the in-memory index of the FAISS profile), reading only the
-  chunks that hold one of the question's lexemes: each lexeme's document frequency is a
-  GIN index count, its frequency in a chunk is the number of its positions in the
+  chunks that hold one of the question's lexemes: each lexeme's document frequency is
+  read from `pgvector_term` (kept by the store's writes: `count_added`,
+  `count_removed`), its frequency in a chunk is the number of its positions in the
   tsvector, and a chunk's length is its number of distinct lexemes (against the average
   over the matching chunks, which saves reading the whole company). When the question's
   words are common in a big company, only the chunks holding its rarer words are scored:
@@ -21,21 +22,21 @@ So no API process holds a copy of a company's chunks to search them by keyword:
   cosine similarities. The vector ranking is the store's own search, passed in as ids,
   so exact and HNSW search stay chosen in one place (`PgVectorStore.similarity_search`).
 - `document_frequencies`: how many of the company's chunks contain each group of words,
-  and how many chunks it has: the term statistics the answerability check weighs words by.
+  and how many chunks it has: the term statistics the answerability check weighs words by,
+  from `pgvector_term` too.
 
 Like every query of the store, both are filtered to one company inside the statement.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.vector_chunks import SearchResult
 
@@ -44,7 +45,6 @@ BM25_K1 = 1.5
 BM25_B = 0.75
 # Chunks scored at most (about): beyond it, the chunks that only hold common words are left out.
 KEYWORD_CANDIDATES = 1000
-_WORD = re.compile(r"[a-z0-9]+")
 
 FUSE = text(
     "WITH terms AS ("
@@ -54,8 +54,8 @@ FUSE = text(
     " SELECT terms.lexeme, terms.query, df.n,"
     " ln(1 + (company.chunk_count - df.n + 0.5) / (df.n + 0.5)) AS idf"
     " FROM terms CROSS JOIN pgvector_company AS company CROSS JOIN LATERAL ("
-    "  SELECT count(*) AS n FROM pgvector_chunk"
-    "  WHERE company_id = :company_id AND text_search @@ terms.query) AS df"
+    "  SELECT coalesce(max(chunks), 0) AS n FROM pgvector_term"
+    "  WHERE company_id = :company_id AND lexeme = terms.lexeme) AS df"
     " WHERE company.company_id = :company_id"
     "), searched AS ("
     " SELECT query FROM ("
@@ -70,8 +70,12 @@ FUSE = text(
     " SELECT m.id, sum(w.idf * t.tf * (:k1 + 1)"
     "  / (t.tf + :k1 * (1 - :b + :b * m.size / a.average))) AS relevance"
     " FROM matched AS m CROSS JOIN (SELECT avg(size) AS average FROM matched) AS a"
+    " CROSS JOIN (SELECT array_agg(lexeme) AS lexemes FROM weighted) AS asked"
+    # Only the question's lexemes of each chunk are unnested: marked with weight A, then
+    # kept by ts_filter (a chunk has ~20 lexemes; unnesting them all was most of the work).
     " CROSS JOIN LATERAL ("
-    "  SELECT lexeme, cardinality(positions) AS tf FROM unnest(m.text_search)) AS t"
+    "  SELECT lexeme, cardinality(positions) AS tf"
+    "  FROM unnest(ts_filter(setweight(m.text_search, 'A', asked.lexemes), '{a}'))) AS t"
     " JOIN weighted AS w ON w.lexeme = t.lexeme"
     " GROUP BY m.id"
     "), by_vector AS ("
@@ -90,14 +94,38 @@ FUSE = text(
     " ORDER BY f.rrf DESC, f.id"
 ).bindparams(bindparam("query", type_=VECTOR()))
 
+# A write's lexeme counts, in the write's transaction (the company row locked). Each chunk
+# counts once per lexeme: `tsvector_to_array` lists a tsvector's distinct lexemes.
+_CHUNK_LEXEMES = (
+    " SELECT lexeme, count(*) AS chunks FROM pgvector_chunk,"
+    " unnest(tsvector_to_array(text_search)) AS lexeme"
+    " WHERE company_id = :company_id AND id = ANY(:chunk_ids) GROUP BY lexeme"
+)
+ADD_TERMS = text(
+    "INSERT INTO pgvector_term (company_id, lexeme, chunks)"
+    " SELECT :company_id, lexeme, chunks FROM (" + _CHUNK_LEXEMES + ") AS added"
+    " ON CONFLICT (company_id, lexeme)"
+    " DO UPDATE SET chunks = pgvector_term.chunks + EXCLUDED.chunks"
+)
+REMOVE_TERMS = text(
+    "WITH removed AS (" + _CHUNK_LEXEMES + "), lowered AS ("
+    " UPDATE pgvector_term AS term SET chunks = term.chunks - removed.chunks FROM removed"
+    " WHERE term.company_id = :company_id AND term.lexeme = removed.lexeme"
+    " RETURNING term.lexeme, term.chunks"
+    ") SELECT lexeme FROM lowered WHERE chunks <= 0"
+)
+DROP_TERMS = text(
+    "DELETE FROM pgvector_term WHERE company_id = :company_id AND lexeme = ANY(:lexemes)"
+)
+# Every company's counts from its chunks, for a table filled around the store (bench/).
+RECOUNT_TERMS = (
+    "DELETE FROM pgvector_term",
+    "INSERT INTO pgvector_term (company_id, lexeme, chunks)"
+    " SELECT company_id, lexeme, count(*) FROM pgvector_chunk,"
+    " unnest(tsvector_to_array(text_search)) AS lexeme GROUP BY company_id, lexeme",
+)
+
 CHUNK_COUNT = text("SELECT chunk_count FROM pgvector_company WHERE company_id = :company_id")
-
-
-def tsquery_any(words: Sequence[str]) -> str:
-    """A `to_tsquery` input matching any of `words`: only [a-z0-9] runs reach PostgreSQL's
-    query parser, so no input can inject its operators."""
-    tokens = dict.fromkeys(token for word in words for token in _WORD.findall(word.lower()))
-    return " | ".join(tokens)
 
 
 class PgKeywordSearch:
@@ -135,16 +163,20 @@ class PgKeywordSearch:
     def document_frequencies(
         self, company_id: str, word_groups: Sequence[Sequence[str]]
     ) -> tuple[int, list[int]]:
-        """(the company's chunk count, per group: how many chunks contain any of its words);
-        blocking. Each count is a GIN index scan of the company's entries for those words."""
+        """(the company's chunk count, per group: how many chunks contain its words' lexeme);
+        blocking, read from `pgvector_term` by key. A group whose words stem to different
+        lexemes counts as its most frequent one, a lower bound of the chunks holding any
+        of them (the groups come from `term_counts`, whose words share one stem there)."""
         counts = [
-            f"(SELECT count(*) FROM pgvector_chunk WHERE company_id = :company_id"
-            f" AND text_search @@ to_tsquery('english', :words_{position}))"
+            "(SELECT coalesce(max(term.chunks), 0) FROM pgvector_term AS term"
+            f" JOIN unnest(tsvector_to_array(to_tsvector('english', :words_{position})))"
+            " AS asked(lexeme) ON term.lexeme = asked.lexeme"
+            " WHERE term.company_id = :company_id)"
             for position in range(len(word_groups))
         ]
         parameters: dict[str, object] = {"company_id": company_id}
         parameters.update(
-            (f"words_{position}", tsquery_any(words)) for position, words in enumerate(word_groups)
+            (f"words_{position}", " ".join(words)) for position, words in enumerate(word_groups)
         )
         with self._engine.connect() as connection:
             documents = connection.execute(CHUNK_COUNT, parameters).scalar() or 0
@@ -153,3 +185,19 @@ class PgKeywordSearch:
             # Only placeholders are formatted into the statement; the words are bound.
             row = connection.execute(text("SELECT " + ", ".join(counts)), parameters).one()
         return int(documents), [int(count) for count in row]
+
+
+def count_added(connection: Connection, company_id: str, chunk_ids: Sequence[int]) -> None:
+    """Add the lexemes of chunks just inserted to the company's term counts."""
+    if chunk_ids:
+        connection.execute(ADD_TERMS, {"company_id": company_id, "chunk_ids": list(chunk_ids)})
+
+
+def count_removed(connection: Connection, company_id: str, chunk_ids: Sequence[int]) -> None:
+    """Take the lexemes of chunks about to be deleted off the company's term counts."""
+    if not chunk_ids:
+        return
+    parameters = {"company_id": company_id, "chunk_ids": list(chunk_ids)}
+    emptied = list(connection.execute(REMOVE_TERMS, parameters).scalars())
+    if emptied:
+        connection.execute(DROP_TERMS, {"company_id": company_id, "lexemes": emptied})

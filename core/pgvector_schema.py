@@ -12,6 +12,9 @@ only the settings know and `create_schema` makes at start when missing.
   = 384`.
 - `pgvector_company`: the model and dimension that built each company's vectors (the
   FAISS sidecar's role) and its chunk count.
+- `pgvector_term`: per company and lexeme of `text_search`, how many chunks hold it: the
+  document frequencies keyword search weighs words by, kept by the store's writes in
+  their transaction, so a question reads them by key instead of counting matches.
 """
 
 from __future__ import annotations
@@ -73,6 +76,15 @@ company_table = Table(
     Column("dimension", Integer, nullable=False),
     Column("chunk_count", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+term_table = Table(
+    "pgvector_term",
+    metadata_obj,
+    Column("company_id", String(63), primary_key=True),
+    Column("lexeme", Text, primary_key=True),
+    Column("chunks", BigInteger, nullable=False),
 )
 
 

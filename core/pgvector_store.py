@@ -41,7 +41,7 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.embedding_client import EmbeddingClient
-from core.pg_keyword_search import PgKeywordSearch
+from core.pg_keyword_search import PgKeywordSearch, count_added, count_removed
 from core.pgvector_schema import chunk_table, create_schema
 from core.telemetry import traced_search
 from core.vector_chunks import (
@@ -162,6 +162,9 @@ class PgVectorStore(EmbeddingWriter):
             connection.execute(LOCK_COMPANY, parameters)
             connection.execute(
                 text("DELETE FROM pgvector_chunk WHERE company_id = :company_id"), parameters
+            )
+            connection.execute(
+                text("DELETE FROM pgvector_term WHERE company_id = :company_id"), parameters
             )
             connection.execute(
                 text("DELETE FROM pgvector_company WHERE company_id = :company_id"), parameters
@@ -315,11 +318,19 @@ class PgVectorStore(EmbeddingWriter):
                 old_ids = list(
                     connection.execute(
                         text(
-                            "DELETE FROM pgvector_chunk WHERE company_id = :company_id "
-                            "AND document_id = ANY(:document_ids) RETURNING id"
+                            "SELECT id FROM pgvector_chunk WHERE company_id = :company_id "
+                            "AND document_id = ANY(:document_ids)"
                         ),
                         {**parameters, "document_ids": list(replaced_document_ids)},
                     ).scalars()
+                )
+                count_removed(connection, company_id, old_ids)
+                connection.execute(
+                    text(
+                        "DELETE FROM pgvector_chunk WHERE company_id = :company_id "
+                        "AND id = ANY(:chunk_ids)"
+                    ),
+                    {**parameters, "chunk_ids": old_ids},
                 )
             new_ids: list[int] = []
             if rows:
@@ -332,6 +343,7 @@ class PgVectorStore(EmbeddingWriter):
                     for row, vector in zip(rows, vectors, strict=True)
                 ]
                 new_ids = list(connection.execute(statement, values).scalars())
+                count_added(connection, company_id, new_ids)
             connection.execute(
                 text(
                     "UPDATE pgvector_company SET chunk_count = chunk_count + :delta "

@@ -130,6 +130,9 @@ def test_upgrade_keeps_the_rows_of_a_database_made_before_migrations(
                 text("SELECT count(*) FROM pgvector_chunk WHERE text_search @@ 'plan'::tsquery")
             ).scalar_one()
             assert matched == 1
+            # And the term-count revision counted their lexemes.
+            terms = connection.execute(text("SELECT lexeme, chunks FROM pgvector_term")).tuples()
+            assert sorted(terms) == [("49", 1), ("plan", 1), ("start", 1)]
     for schema in schemas_of(engine):
         migrations.check_at_head(engine, schema)
         assert differences(engine, schema) == []

@@ -115,21 +115,75 @@ def test_query_syntax_in_a_question_is_only_words(store: PgVectorStore) -> None:
 
 
 def test_document_frequencies_are_counted_per_company(store: PgVectorStore) -> None:
-    with store._engine.begin() as connection:
-        connection.execute(
-            text("DELETE FROM pgvector_chunk WHERE company_id = 'globex' AND chunk_index > 0")
+    anyio.run(add_docs, store, "initech")
+    store.delete_document("handbook", company_id="initech")
+    anyio.run(
+        lambda: store.add_documents(
+            documents=[DOCS[0]],
+            company_id="initech",
+            metadata=[{"document_id": "faq", "source": "faq.md", "chunk_index": 0}],
         )
-        connection.execute(
-            text("UPDATE pgvector_company SET chunk_count = 1 WHERE company_id = 'globex'")
-        )
+    )
 
     acme = store.keyword_search.document_frequencies(
         "acme", [["support"], ["refund", "refunds"], ["penguins"]]
     )
-    globex = store.keyword_search.document_frequencies("globex", [["support"]])
+    initech = store.keyword_search.document_frequencies("initech", [["support"], ["refunds"]])
 
     assert acme == (4, [2, 1, 0])
-    assert globex == (1, [1])
+    assert initech == (1, [1, 0])
+
+
+def recounted(store: PgVectorStore) -> set[tuple[str, str, int]]:
+    with store._engine.connect() as connection:
+        return set(
+            connection.execute(
+                text(
+                    "SELECT company_id, lexeme, count(*) FROM pgvector_chunk,"
+                    " unnest(tsvector_to_array(text_search)) AS lexeme"
+                    " GROUP BY company_id, lexeme"
+                )
+            ).tuples()
+        )
+
+
+def kept(store: PgVectorStore) -> set[tuple[str, str, int]]:
+    with store._engine.connect() as connection:
+        return set(
+            connection.execute(
+                text("SELECT company_id, lexeme, chunks FROM pgvector_term")
+            ).tuples()
+        )
+
+
+def test_term_counts_follow_every_write_as_a_recount_would_give_them(
+    store: PgVectorStore,
+) -> None:
+    async def writes() -> None:
+        await add_docs(store, "umbrella")
+        await store.replace_document(
+            document_id="handbook",
+            documents=[DOCS[2], "Penguins huddle together through the Antarctic winter."],
+            company_id="umbrella",
+            metadata=[
+                {"document_id": "handbook", "source": "handbook.md", "chunk_index": i}
+                for i in range(2)
+            ],
+        )
+        await add_docs(store, "hooli")
+
+    anyio.run(writes)
+    assert kept(store) == recounted(store)
+    assert ("umbrella", "penguin", 1) in kept(store)
+    assert not any(
+        company == "umbrella" and lexeme == "refund" for company, lexeme, _ in kept(store)
+    )
+
+    store.delete_document("handbook", company_id="umbrella")
+    store.delete_company("hooli")
+
+    assert kept(store) == recounted(store)
+    assert not any(company in ("umbrella", "hooli") for company, _, _ in kept(store))
 
 
 def test_with_common_words_only_chunks_holding_a_rarer_one_are_scored(
