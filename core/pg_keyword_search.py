@@ -43,7 +43,8 @@ from core.vector_chunks import SearchResult
 RRF_K = 60
 BM25_K1 = 1.5
 BM25_B = 0.75
-# Chunks scored at most (about): beyond it, the chunks that only hold common words are left out.
+# Chunks scored (about): beyond it, chunks holding only commoner words are left out; the
+# rarest word's chunks are always scored, however many (a big company's cost, docs/deploy.md).
 KEYWORD_CANDIDATES = 1000
 
 FUSE = text(

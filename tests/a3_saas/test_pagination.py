@@ -33,3 +33,28 @@ def test_a_limit_outside_1_to_200_is_422(sqlite_api: Api, limit: int) -> None:
 
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("query.limit:")
+
+
+def test_every_page_tells_the_whole_count_and_a_page_past_the_end_does_too(api: Api) -> None:
+    tenant = api.create_tenant()
+    for number in range(5):
+        lead = {"name": f"Lead {number}", "message": "Interested in a quote."}
+        assert api.post("/leads", headers=tenant.headers, json=lead).status_code == 201
+
+    pages = {
+        offset: api.get(
+            "/leads", headers=tenant.headers, params={"limit": 2, "offset": offset}
+        ).json()
+        for offset in (0, 2, 4, 5, 10)
+    }
+
+    assert {offset: len(page["data"]) for offset, page in pages.items()} == {
+        0: 2,
+        2: 2,
+        4: 1,
+        5: 0,
+        10: 0,
+    }
+    assert {page["count"] for page in pages.values()} == {5}
+    names = [lead["name"] for offset in (0, 2, 4) for lead in pages[offset]["data"]]
+    assert sorted(names) == [f"Lead {number}" for number in range(5)]
