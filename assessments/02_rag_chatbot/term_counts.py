@@ -3,9 +3,10 @@
 On FAISS the statistics are built in memory from every chunk of the company
 (`corpus.py`). On pgvector the database keeps them (`pgvector_term`: per company and
 lexeme, the chunks whose `text_search` holds it) and this reads the question's terms
-only (all the check weighs): per term, the chunks holding the lexeme of its words. PostgreSQL's English
-stemmer decides what a word matches there, so a count can differ a little from the
-in-memory one (which uses `question_terms.stem`): "pricing" and "price" meet in both.
+only (all the check weighs): per term, the chunks holding the lexeme of its words.
+PostgreSQL's English stemmer decides what a word matches there, so a count can differ a
+little from the in-memory one (which uses `question_terms.stem`): "pricing" and "price"
+meet in both.
 """
 
 from __future__ import annotations
