@@ -95,7 +95,8 @@ class TenantDB:
         self, statement: SelectOfScalar[M], *order: Any, limit: int, offset: int
     ) -> tuple[list[M], int]:
         """One page of `statement`'s rows in `order`, and how many rows it has in all, in one
-        query (`count(*) OVER ()` beside each row): a second count query cost ~0.2 ms a list."""
+        query (`count(*) OVER ()` beside each row): a round trip less on PostgreSQL (0.15-0.18
+        ms a list in process; on SQLite, where there is no round trip, no gain)."""
         counted = statement.add_columns(func.count().over()).order_by(*order)
         found = self.session.execute(counted.offset(offset).limit(limit)).all()
         if found:
