@@ -19,7 +19,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, TypeDecorator, Update, event, text, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    TypeDecorator,
+    Update,
+    bindparam,
+    event,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, create_engine, func, select
@@ -57,6 +66,12 @@ def tenant_column(model: type[SQLModel]) -> Any:
     return table.c.id if table.name == "tenant" else table.c.tenant_id
 
 
+def owned(model: type[SQLModel]) -> ColumnElement[bool]:
+    """`TenantDB.owns` for a statement built once, at import: the tenant is a bound parameter
+    that `TenantDB.run` fills with its own, so such a statement stays scoped the same way."""
+    return tenant_column(model) == bindparam("tenant_id")
+
+
 M = TypeVar("M", bound=SQLModel)
 
 
@@ -80,6 +95,10 @@ class TenantDB:
 
     def get(self, model: type[M], row_id: Any) -> M | None:
         return self.session.exec(self.select(model).where(model.id == row_id)).first()  # type: ignore[attr-defined]
+
+    def run(self, statement: Any, **params: Any) -> Any:
+        """Execute a statement built once with `owned(...)`, bound to this tenant."""
+        return self.session.exec(statement, params={**params, "tenant_id": self.tenant_id})
 
     def all(self, statement: SelectOfScalar[M]) -> list[M]:
         return list(self.session.exec(statement).all())

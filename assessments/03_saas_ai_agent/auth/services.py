@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from core.exceptions import AuthenticationException
 
-from ..db import TenantDB
+from ..db import TenantDB, owned
 from ..runtime import SaasRuntime
 from ..tenants.models import Role, Tenant, User
 from .context import PERMISSIONS, RequestContext
@@ -59,20 +59,14 @@ def load_context(runtime: SaasRuntime, claims: TokenClaims, *, request_id: str) 
 _CALLER = (
     select(User.role, Tenant.subscription_tier)
     .join(Tenant, col(Tenant.id) == User.tenant_id)
-    .where(
-        User.id == bindparam("user_id"),
-        User.tenant_id == bindparam("tenant_id"),
-        Tenant.id == bindparam("tenant_id"),
-    )
+    .where(User.id == bindparam("user_id"), owned(User), owned(Tenant))
 )
 
 
 def verify_caller(db: TenantDB, claims: TokenClaims, *, request_id: str) -> RequestContext:
     """The caller's context, if the token's user belongs to the tenant `db` is scoped to;
     one query for the user's role and the tenant's tier."""
-    found = db.session.exec(
-        _CALLER, params={"user_id": claims.user_id, "tenant_id": db.tenant_id}
-    ).first()
+    found = db.run(_CALLER, user_id=claims.user_id).first()
     if found is None:
         raise AuthenticationException("The access token is invalid", headers=BEARER)
     role, tier = Role(found[0]), found[1]
