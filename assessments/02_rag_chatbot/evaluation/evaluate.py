@@ -22,6 +22,9 @@ The sets (`--sets`, comma-separated):
 - `companies`: `data/evals/rag_eval_companies.jsonl` on the companies of
   `data/evals/heldout_companies/`, written before the learned answerability
   check, never tuned on;
+- `companies-2`: `data/evals/rag_eval_companies_2.jsonl` on the companies of
+  `data/evals/heldout_companies_2/`, written before the gate's tuning of 2026-12-06
+  (the first set had been read to find its failures), never tuned on;
 - `squad-tune`, `squad-report`: SQuAD 2.0 articles laid out as companies
   (`../shared/datasets/squad2`, or `--squad DIR`); the check is trained on
   `tune`, `report` is never tuned on.
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sets",
         default="shipped,held-out",
-        help="comma-separated: shipped, held-out, companies, squad-tune, squad-report, all",
+        help="comma-separated: shipped, held-out, companies, companies-2, squad-tune, "
+        "squad-report, all",
     )
     parser.add_argument("--squad", type=Path, default=SQUAD_DIR, help="the SQuAD 2.0 set's folder")
     parser.add_argument("--limit", type=int, help="at most this many questions per set")

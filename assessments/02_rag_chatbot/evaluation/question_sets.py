@@ -3,7 +3,10 @@
 - `shipped`: `data/evals/rag_eval.jsonl` on the sample companies (tuned on);
 - `held-out`: `data/evals/rag_eval_heldout.jsonl`, never tuned on;
 - `companies`: `data/evals/rag_eval_companies.jsonl` on the companies of
-  `data/evals/heldout_companies/`, never tuned on;
+  `data/evals/heldout_companies/`, never tuned on (since 2026-12-06 it has been read to
+  find the gate's failures: a held-out set that no longer is one for a gate change);
+- `companies-2`: `data/evals/rag_eval_companies_2.jsonl` on the companies of
+  `data/evals/heldout_companies_2/`, written after that and before the tuning it judges;
 - `squad-tune`, `squad-report`: SQuAD 2.0 articles laid out as companies
   (`../shared/datasets/squad2`); the answerability check is trained on `tune`, `report`
   is never tuned on.
@@ -25,6 +28,8 @@ EVAL_SET = EVALS / "rag_eval.jsonl"
 HELD_OUT_SET = EVALS / "rag_eval_heldout.jsonl"
 COMPANIES_SET = EVALS / "rag_eval_companies.jsonl"
 COMPANIES_DIR = EVALS / "heldout_companies"
+COMPANIES_2_SET = EVALS / "rag_eval_companies_2.jsonl"
+COMPANIES_2_DIR = EVALS / "heldout_companies_2"
 SQUAD_DIR = PROJECT_ROOT.parent / "shared" / "datasets" / "squad2"
 Kind = str  # "answerable" | "unanswerable" | "off_topic"
 
@@ -88,6 +93,9 @@ def question_sets(squad_dir: Path = SQUAD_DIR) -> dict[str, QuestionSet]:
         "shipped": QuestionSet("shipped", lambda: load_items(EVAL_SET)),
         "held-out": QuestionSet("held-out", lambda: load_items(HELD_OUT_SET)),
         "companies": QuestionSet("companies", lambda: load_items(COMPANIES_SET), COMPANIES_DIR),
+        "companies-2": QuestionSet(
+            "companies-2", lambda: load_items(COMPANIES_2_SET), COMPANIES_2_DIR
+        ),
         "squad-tune": QuestionSet(
             "squad-tune", lambda: load_squad("tune", squad_dir), squad_dir / "companies"
         ),
