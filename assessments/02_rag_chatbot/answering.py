@@ -241,8 +241,14 @@ async def passage_similarities(
     if not candidates:
         return [], np.zeros(0)
     vectors = await _passage_vectors(embedder, [c.passage.ranking_text for c in candidates])
-    asked = spell_out(question, " ".join(chunk.text for chunk in chunks))
-    return candidates, vectors @ await embedder.embed_query(asked)
+    return candidates, vectors @ await _question_vector(embedder, question, chunks)
+
+
+async def _question_vector(
+    embedder: EmbeddingClient, question: str, chunks: Sequence[SearchResult]
+) -> np.ndarray:
+    """The question embedded with its titles written as the chunks write them (`spell_out`)."""
+    return await embedder.embed_query(spell_out(question, " ".join(c.text for c in chunks)))
 
 
 async def _passage_vectors(embedder: EmbeddingClient, texts: list[str]) -> np.ndarray:
@@ -263,8 +269,16 @@ async def _passage_vectors(embedder: EmbeddingClient, texts: list[str]) -> np.nd
 async def best_passage_scores(
     embedder: EmbeddingClient, question: str, chunks: Sequence[SearchResult]
 ) -> dict[int, float]:
-    """chunk id → the cosine of its passage most similar to the question."""
-    candidates, similarities = await passage_similarities(embedder, question, chunks)
+    """chunk id → the cosine of its passage most similar to the question, the passage read
+    with its heading or alone: a heading can pull a short sentence away from the question
+    (chosen on the tuning sets: README, "The refusal")."""
+    candidates, with_heading = await passage_similarities(embedder, question, chunks)
+    if not candidates:
+        return {}
+    alone = await _passage_vectors(embedder, [c.passage.text for c in candidates])
+    similarities = np.maximum(
+        with_heading, alone @ await _question_vector(embedder, question, chunks)
+    )
     best: dict[int, float] = {}
     for candidate, similarity in zip(candidates, similarities, strict=True):
         chunk_id = chunks[candidate.number - 1].chunk_id

@@ -166,16 +166,30 @@ def initialisms(text: str) -> dict[str, list[str]]:
 
 
 def spell_out(question: str, text: str) -> str:
-    """The question with each acronym followed by its spelled-out form in `text`:
-    "Who is the CTO?" → "Who is the CTO (chief technology officer)?". The embedding model
-    does not know that the two are one title; the documents do."""
+    """The question with each title written both ways, as `text` writes it: "Who is the
+    CTO?" → "Who is the CTO (chief technology officer)?", and "Who is the chief operating
+    officer?" → "Who is the chief operating officer (COO)?" where the documents only say
+    "COO". The embedding model does not know that the two are one title; the documents do."""
     expansions = initialisms(text)
 
     def expand(match: re.Match[str]) -> str:
         words = expansions.get(match.group().rstrip("s").lower())
         return f"{match.group()} ({' '.join(words).lower()})" if words else match.group()
 
-    return _ACRONYM.sub(expand, question)
+    asked = _ACRONYM.sub(expand, question)
+    written = acronyms(text) - acronyms(question)
+    for letters, words in initialisms(question).items():
+        if len(letters) >= 3 and letters in written:
+            # The words as the question writes them, skipped small words and commas between.
+            run = r"\W+(?:(?:of|and|for|the)\W+)?".join(re.escape(word) for word in words)
+            asked = re.sub(
+                rf"\b{run}\b",
+                rf"\g<0> ({letters.upper()})",
+                asked,
+                count=1,
+                flags=re.IGNORECASE,
+            )
+    return asked
 
 
 @dataclass(frozen=True)

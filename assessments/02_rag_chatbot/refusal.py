@@ -13,7 +13,9 @@ A refusal is always the same: the answer is exactly `REFUSAL_MESSAGE`,
    far better than its 128-token chunk. On the SQuAD `tune` split it cut the
    answerable questions under the gate from 12.9% to 5.2% (on the held-out
    `report` split 3.4% stay under it); every off-topic question of the
-   shipped set stays under it (all 12 of the held-out companies' are refused).
+   shipped set stays under it (all 24 of the held-out companies' are refused).
+   Each passage counts read under its heading and alone, and the question is
+   embedded with its titles written as the documents write them (`spell_out`).
 2. `not_supported` — the local answerer's answerability decision. The chunks are
    on the topic but no passage states the answer ("Who is the CFO?" next to a
    table of the CEO and the CTO). A logistic model over the question and the

@@ -106,6 +106,35 @@ def test_an_acronym_meets_its_spelled_out_form_in_either_direction(
 
 
 @pytest.mark.parametrize(
+    ("question", "text", "asked"),
+    [
+        (
+            "Who is the CTO?",
+            "Mary Lind, chief technology officer",
+            "Who is the CTO (chief technology officer)?",
+        ),
+        (
+            "Who is the chief operating officer?",
+            "COO: Priya Nand. CEO: Tom Hale.",
+            "Who is the chief operating officer (COO)?",
+        ),
+        (
+            "Who handles health, safety and environment?",
+            "HSE lead: Ann Cole",
+            "Who handles health, safety and environment (HSE)?",
+        ),
+        # Written both ways already, or no acronym in the documents: left as asked.
+        ("Who is the chief operating officer (COO)?", "COO: Priya", None),
+        ("Who is the chief operating officer?", "Priya runs operations.", None),
+    ],
+)
+def test_the_question_is_embedded_with_the_title_written_as_the_documents_write_it(
+    question: str, text: str, asked: str | None
+) -> None:
+    assert question_terms.spell_out(question, text) == (asked or question)
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("When was the company founded?", "date"),
@@ -296,3 +325,30 @@ def test_streamed_llm_refusal_in_its_own_words_is_reset_to_the_exact_refusal(
     assert "".join(data["text"] for _, data in after_reset) == REFUSAL
     done = events[-1][1]
     assert done["answer"] == REFUSAL and done["refused"] is True and done["sources"] == []
+
+
+@pytest.mark.anyio
+async def test_the_gates_second_look_scores_each_passage_with_its_heading_and_alone() -> None:
+    retrieved = chunks(
+        "# Appendix C: office moves, parking permits and canteen menu\n\n"
+        "Stored files are encrypted with AES-256.",
+        "# Opening hours\n\nThe office opens at 9am.",
+    )
+    question = "What encryption is used for stored files?"
+    candidates, with_heading = await answering.passage_similarities(EMBEDDER, question, retrieved)
+    alone = [
+        float(vector @ await EMBEDDER.embed_query(question))
+        for vector in await EMBEDDER.embed_documents([c.passage.text for c in candidates])
+    ]
+
+    best = await answering.best_passage_scores(EMBEDDER, question, retrieved)
+
+    for chunk in retrieved:
+        mine = [
+            max(float(heading), bare)
+            for c, heading, bare in zip(candidates, with_heading, alone, strict=True)
+            if retrieved[c.number - 1].chunk_id == chunk.chunk_id
+        ]
+        assert best[chunk.chunk_id] == pytest.approx(max(mine), abs=1e-5)
+    # Under an unrelated heading, the sentence alone is the closer reading (0.59 → 0.75).
+    assert best[retrieved[0].chunk_id] > float(with_heading[0]) + 0.1

@@ -72,10 +72,31 @@ async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
         settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
     )
 
-    # Measured (README): answered 0.915, gold 0.780, unanswerable refused 0.139,
+    # Measured (README, 2026-12-06; a tuning set for that day's gate change): answered
+    # 0.941, gold 0.788, unanswerable refused 0.111,
     # off-topic refused 1.000, citations 1.000.
     assert len(report.answerable) >= 100 and len(report.of("off_topic")) >= 10
     assert report.answered >= 0.88
+    assert report.gold >= 0.70
+    assert report.refused("off_topic") == 1.0
+    assert report.citation_correctness == 1.0
+
+
+@pytest.mark.anyio
+async def test_eval_on_the_second_held_out_companies_meets_its_measured_floors(
+    sample_data: Path, tmp_path: Path
+) -> None:
+    settings = copy_sample_data(sample_data, tmp_path / "data")
+    chosen = question_sets.question_sets()["companies-2"]
+
+    [report] = await evaluate.run_sets(
+        settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
+    )
+
+    # Measured (README, 2026-12-06): answered 0.968, gold 0.776, false refusals 0.032,
+    # unanswerable refused 0.111, off-topic refused 1.000. The bar: ≤ 5% false refusals.
+    assert len(report.answerable) >= 120 and len(report.of("off_topic")) >= 10
+    assert report.false_refusals <= 0.05
     assert report.gold >= 0.70
     assert report.refused("off_topic") == 1.0
     assert report.citation_correctness == 1.0

@@ -44,6 +44,28 @@ def test_an_acronym_is_answered_from_the_spelled_out_title(sample_client: TestCl
     assert "Omar Reyes" not in body["answer"], "the sentence that answers, not its neighbours"
 
 
+def test_a_spelled_out_title_is_answered_where_the_documents_write_only_its_acronym(
+    sample_client: TestClient,
+) -> None:
+    upload(
+        sample_client,
+        "brisk-couriers",
+        {
+            "about.txt": (
+                "Brisk Couriers was started in 2019 by Ines Farrow and Mara Holt. Ines is our "
+                "CEO and Mara is our CFO. Our COO, Tobias Wren, runs the depots in Leeds and "
+                "York and the rider rota. Our cargo bikes are built by Holm Cycles in Hull, "
+                "and every rider is trained for two weeks before the first shift."
+            ),
+        },
+    )
+
+    body = ask(sample_client, "Who is the chief operating officer?", company_id="brisk-couriers")
+
+    assert body["refused"] is False, body
+    assert "Tobias Wren" in body["answer"]
+
+
 def test_a_follow_up_naming_another_role_is_answered_in_the_same_session(
     sample_client: TestClient,
 ) -> None:
