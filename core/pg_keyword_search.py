@@ -14,9 +14,14 @@ So no API process holds a copy of a company's chunks to search them by keyword:
   words are common in a big company, only the chunks holding its rarer words are scored:
   words are taken rarest first until about `KEYWORD_CANDIDATES` chunks hold one of them
   (always at least the rarest word); a chunk that holds only the commoner words would
-  score low anyway. Below that many matches (every company of the evaluation sets) the
-  ranking is plain BM25. PostgreSQL's own `ts_rank_cd` has no inverse document
-  frequency: "plan" would weigh as much as a product name. The statement then fuses
+  score low anyway. When even the rarest word is in more than `KEYWORD_SCAN_LIMIT`
+  chunks, every word of the question is common and weighs little (in 20,000 of 200,000
+  chunks a word's idf is 2.3; in one chunk, 11.8), so the keyword half only re-ranks the
+  vector candidates: that bounds its cost, which otherwise grows with the rarest word's
+  chunks (the p99 of a company of 200,000 chunks, docs/deploy.md). Below
+  `KEYWORD_CANDIDATES` matches (every company of the evaluation sets) the ranking is
+  plain BM25. PostgreSQL's own `ts_rank_cd` has no inverse document frequency: "plan"
+  would weigh as much as a product name. The statement then fuses
   that ranking with the vector ranking by reciprocal rank (`1 / (60 + rank)` summed,
   ties by id: `retrieval.reciprocal_rank_fusion`) and returns the top `k` with their
   cosine similarities. The vector ranking is the store's own search, passed in as ids,
@@ -43,9 +48,11 @@ from core.vector_chunks import SearchResult
 RRF_K = 60
 BM25_K1 = 1.5
 BM25_B = 0.75
-# Chunks scored (about): beyond it, chunks holding only commoner words are left out; the
-# rarest word's chunks are always scored, however many (a big company's cost, docs/deploy.md).
+# Chunks scored (about): beyond it, chunks holding only commoner words are left out.
 KEYWORD_CANDIDATES = 1000
+# When even the question's rarest word is in more chunks than this, only the vector
+# candidates are scored by keyword (a re-ranking): the cost of the keyword half is bounded.
+KEYWORD_SCAN_LIMIT = 20_000
 
 FUSE = text(
     "WITH terms AS ("
@@ -62,11 +69,20 @@ FUSE = text(
     " SELECT query FROM ("
     "  SELECT query, sum(n) OVER (ORDER BY n, lexeme) - n AS in_rarer FROM weighted WHERE n > 0"
     " ) AS by_rarity WHERE in_rarer < :candidates"
+    "), too_common AS ("
+    " SELECT coalesce(min(n) FILTER (WHERE n > 0), 0) > :scan_limit AS yes FROM weighted"
+    # Either branch runs, never both: each is guarded by a one-time filter on too_common.
     "), matched AS MATERIALIZED ("
     " SELECT id, text_search, length(text_search) AS size FROM pgvector_chunk"
-    " WHERE company_id = :company_id"
+    " WHERE company_id = :company_id AND NOT (SELECT yes FROM too_common)"
     " AND text_search @@ (SELECT coalesce(string_agg(query::text, ' | '), '')::tsquery"
     " FROM searched)"
+    " UNION ALL"
+    " SELECT id, text_search, length(text_search) AS size FROM pgvector_chunk"
+    " WHERE company_id = :company_id AND (SELECT yes FROM too_common)"
+    " AND id = ANY(CAST(:vector_ids AS bigint[]))"
+    " AND text_search @@ (SELECT coalesce(string_agg(query::text, ' | '), '')::tsquery"
+    " FROM weighted WHERE n > 0)"
     "), scored AS ("
     " SELECT m.id, sum(w.idf * t.tf * (:k1 + 1)"
     "  / (t.tf + :k1 * (1 - :b + :b * m.size / a.average))) AS relevance"
@@ -153,6 +169,7 @@ class PgKeywordSearch:
             "k1": BM25_K1,
             "b": BM25_B,
             "candidates": KEYWORD_CANDIDATES,
+            "scan_limit": KEYWORD_SCAN_LIMIT,
             "company_id": company_id,
             "depth": depth,
             "rrf_k": RRF_K,

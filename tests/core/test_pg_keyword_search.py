@@ -200,3 +200,23 @@ def test_with_common_words_only_chunks_holding_a_rarer_one_are_scored(
     assert keyword_hits() == [DOCS[1], DOCS[0], DOCS[2]]  # "refunds" first: the rarer word
     monkeypatch.setattr(pg_keyword_search, "KEYWORD_CANDIDATES", 1)
     assert keyword_hits() == [DOCS[1]]
+
+
+def test_when_every_word_is_too_common_only_the_vector_candidates_are_re_ranked(
+    store: PgVectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = anyio.run(store.embedder.embed_query, "any question")
+    hits = store.similarity_search(query, company_id="acme", k=20, threshold=-1.0)
+    chunk_id = {hit.text: hit.chunk_id for hit in hits}
+    candidates = [chunk_id[DOCS[3]], chunk_id[DOCS[2]]]  # a vector ranking without DOCS[1]
+
+    def fused() -> list[str]:
+        ranked = store.keyword_search.fuse(
+            "support refunds", query, company_id="acme", vector_ids=candidates, k=4, depth=20
+        )
+        return [hit.text for hit in ranked]
+
+    assert DOCS[1] in fused()  # "refunds": found by keyword alone
+    # "refunds", the rarest word, is in 1 chunk: over a limit of 0, nothing is rare enough.
+    monkeypatch.setattr(pg_keyword_search, "KEYWORD_SCAN_LIMIT", 0)
+    assert fused() == [DOCS[2], DOCS[3]]  # "support" lifts DOCS[2] over the vectors' first
