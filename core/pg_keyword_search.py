@@ -12,20 +12,23 @@ So no API process holds a copy of a company's chunks to search them by keyword:
   tsvector, and a chunk's length is its number of distinct lexemes (against the average
   over the matching chunks, which saves reading the whole company). When the question's
   words are common in a big company, only the chunks holding its rarer words are scored:
-  words are taken rarest first until about `KEYWORD_CANDIDATES` chunks hold one of them
-  (always at least the rarest word); a chunk that holds only the commoner words would
-  score low anyway. When even the rarest word is in more than `KEYWORD_SCAN_LIMIT`
-  chunks, every word of the question is common and weighs little (in 20,000 of 200,000
-  chunks a word's idf is 2.3; in one chunk, 11.8), so the keyword half only re-ranks the
-  vector candidates: that bounds its cost, which otherwise grows with the rarest word's
-  chunks (the p99 of a company of 200,000 chunks, docs/deploy.md). Below
-  `KEYWORD_CANDIDATES` matches (every company of the evaluation sets) the ranking is
-  plain BM25. PostgreSQL's own `ts_rank_cd` has no inverse document frequency: "plan"
-  would weigh as much as a product name. The statement then fuses
-  that ranking with the vector ranking by reciprocal rank (`1 / (60 + rank)` summed,
-  ties by id: `retrieval.reciprocal_rank_fusion`) and returns the top `k` with their
-  cosine similarities. The vector ranking is the store's own search, passed in as ids,
-  so exact and HNSW search stay chosen in one place (`PgVectorStore.similarity_search`).
+  words are taken rarest first while the chunks holding them stay within
+  `KEYWORD_CANDIDATES` (always at least the rarest word); a chunk that holds only the
+  commoner words would score low anyway. (Taking the word that crosses that budget as
+  well, as before 2026-12-06, let a word in 164,000 of a big company's 200,000 chunks in
+  after a rare one: 2.2 s per question, the p99 of the scale bench.) When even the
+  rarest word is in more than `KEYWORD_SCAN_LIMIT` chunks, every word of the question is
+  common and weighs little (in 20,000 of 200,000 chunks a word's idf is 2.3; in one
+  chunk, 11.8), so the keyword half only re-ranks the vector candidates. So a question
+  scores at most about max(`KEYWORD_CANDIDATES`, `KEYWORD_SCAN_LIMIT`) chunks, whatever
+  the company's size. A company of at most `KEYWORD_CANDIDATES` chunks (every company of
+  the question sets of `evaluate.py`) gets plain BM25. PostgreSQL's own `ts_rank_cd` has
+  no inverse document frequency: "plan" would weigh as much as a product name. The
+  statement then fuses that ranking with the vector ranking by reciprocal rank
+  (`1 / (60 + rank)` summed, ties by id: `retrieval.reciprocal_rank_fusion`) and returns
+  the top `k` with their cosine similarities. The vector ranking is the store's own
+  search, passed in as ids, so exact and HNSW search stay chosen in one place
+  (`PgVectorStore.similarity_search`).
 - `document_frequencies`: how many of the company's chunks contain each group of words,
   and how many chunks it has: the term statistics the answerability check weighs words by,
   from `pgvector_term` too.
@@ -59,7 +62,7 @@ FUSE = text(
     " SELECT lexeme, quote_literal(lexeme)::tsquery AS query"
     " FROM unnest(tsvector_to_array(to_tsvector('english', :question))) AS lexeme"
     "), weighted AS MATERIALIZED ("
-    " SELECT terms.lexeme, terms.query, df.n,"
+    " SELECT terms.lexeme, terms.query, df.n, company.chunk_count,"
     " ln(1 + (company.chunk_count - df.n + 0.5) / (df.n + 0.5)) AS idf"
     " FROM terms CROSS JOIN pgvector_company AS company CROSS JOIN LATERAL ("
     "  SELECT coalesce(max(chunks), 0) AS n FROM pgvector_term"
@@ -67,8 +70,10 @@ FUSE = text(
     " WHERE company.company_id = :company_id"
     "), searched AS ("
     " SELECT query FROM ("
-    "  SELECT query, sum(n) OVER (ORDER BY n, lexeme) - n AS in_rarer FROM weighted WHERE n > 0"
-    " ) AS by_rarity WHERE in_rarer < :candidates"
+    "  SELECT query, n, chunk_count, sum(n) OVER (ORDER BY n, lexeme) - n AS in_rarer"
+    "  FROM weighted WHERE n > 0"
+    " ) AS by_rarity"
+    " WHERE in_rarer = 0 OR in_rarer + n <= :candidates OR chunk_count <= :candidates"
     "), too_common AS ("
     " SELECT coalesce(min(n) FILTER (WHERE n > 0), 0) > :scan_limit AS yes FROM weighted"
     # Either branch runs, never both: each is guarded by a one-time filter on too_common.

@@ -200,6 +200,10 @@ def test_with_common_words_only_chunks_holding_a_rarer_one_are_scored(
     assert keyword_hits() == [DOCS[1], DOCS[0], DOCS[2]]  # "refunds" first: the rarer word
     monkeypatch.setattr(pg_keyword_search, "KEYWORD_CANDIDATES", 1)
     assert keyword_hits() == [DOCS[1]]
+    # "refunds" (1 chunk) fits a budget of 2; "support" (2 more) would cross it: left out,
+    # however few chunks the rarer words hold (the big company's 2 s tail, docs/deploy.md).
+    monkeypatch.setattr(pg_keyword_search, "KEYWORD_CANDIDATES", 2)
+    assert keyword_hits() == [DOCS[1]]
 
 
 def test_when_every_word_is_too_common_only_the_vector_candidates_are_re_ranked(
