@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,20 +62,24 @@ async def test_eval_on_the_held_out_set_meets_its_measured_floors(
     assert report.false_refusals <= 0.05
 
 
+async def company_set_report(name: str, sample_data: Path, tmp_path: Path) -> Any:
+    """The evaluation report of one of the company sets, its companies ingested first."""
+    settings = copy_sample_data(sample_data, tmp_path / "data")
+    chosen = question_sets.question_sets()[name]
+    [report] = await evaluate.run_sets(
+        settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
+    )
+    return report
+
+
 @pytest.mark.anyio
 async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
     sample_data: Path, tmp_path: Path
 ) -> None:
-    settings = copy_sample_data(sample_data, tmp_path / "data")
-    chosen = question_sets.question_sets()["companies"]
-
-    [report] = await evaluate.run_sets(
-        settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
-    )
+    report = await company_set_report("companies", sample_data, tmp_path)
 
     # Measured (README, 2026-12-06; a tuning set for that day's gate change): answered
-    # 0.941, gold 0.788, unanswerable refused 0.111,
-    # off-topic refused 1.000, citations 1.000.
+    # 0.941, gold 0.788, unanswerable refused 0.111, off-topic refused 1.000, citations 1.000.
     assert len(report.answerable) >= 100 and len(report.of("off_topic")) >= 10
     assert report.answered >= 0.88
     assert report.gold >= 0.70
@@ -86,12 +91,7 @@ async def test_eval_on_the_held_out_companies_meets_its_measured_floors(
 async def test_eval_on_the_second_held_out_companies_meets_its_measured_floors(
     sample_data: Path, tmp_path: Path
 ) -> None:
-    settings = copy_sample_data(sample_data, tmp_path / "data")
-    chosen = question_sets.question_sets()["companies-2"]
-
-    [report] = await evaluate.run_sets(
-        settings, [(chosen.label, chosen.items())], company_folders=[chosen.companies]
-    )
+    report = await company_set_report("companies-2", sample_data, tmp_path)
 
     # Measured (README, 2026-12-06): answered 0.968, gold 0.776, false refusals 0.032,
     # unanswerable refused 0.111, off-topic refused 1.000. The issue's bar: ≤ 5% false refusals.
