@@ -51,7 +51,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-import core.pgvector_store as pgvector_store
+import core.pgvector_search_plan as search_plan
 from core.database import create_db_engine, init_db
 from core.faiss_store import FaissVectorStore
 from core.pg_keyword_search import RECOUNT_TERMS
@@ -346,14 +346,14 @@ def load_pgvector(data: Dataset, engine: Engine) -> tuple[PgVectorStore, float, 
 
 @contextmanager
 def patched(**values: object) -> Iterator[None]:
-    saved = {name: getattr(pgvector_store, name) for name in values}
+    saved = {name: getattr(search_plan, name) for name in values}
     for name, value in values.items():
-        setattr(pgvector_store, name, value)
+        setattr(search_plan, name, value)
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(pgvector_store, name, value)
+            setattr(search_plan, name, value)
 
 
 def pg_figures(
@@ -387,7 +387,7 @@ def pg_figures(
 
 def plan_of(data: Dataset) -> str:
     sizes = np.bincount(data.companies, minlength=data.count)
-    hnsw = sum(pgvector_store._walks_hnsw(int(size), len(data.vectors), K) for size in sizes)
+    hnsw = sum(search_plan.walks_hnsw(int(size), len(data.vectors), K) for size in sizes)
     return "hnsw" if hnsw == data.count else "exact" if hnsw == 0 else f"hnsw for {hnsw} companies"
 
 
@@ -400,9 +400,9 @@ def measure_all(
     print(
         f"{chunks:,} chunks, {DIMENSION}-d, {CLUSTERS} clusters, k={K}, "
         f"{queries} queries per row; pgvector store constants: "
-        f"EXACT_SEARCH_MAX_CHUNKS={pgvector_store.EXACT_SEARCH_MAX_CHUNKS:,}, "
-        f"HNSW_MIN_SHARE={pgvector_store.HNSW_MIN_SHARE}, "
-        f"HNSW_EF_SEARCH={pgvector_store.HNSW_EF_SEARCH}"
+        f"EXACT_SEARCH_MAX_CHUNKS={search_plan.EXACT_SEARCH_MAX_CHUNKS:,}, "
+        f"HNSW_MIN_SHARE={search_plan.HNSW_MIN_SHARE}, "
+        f"HNSW_EF_SEARCH={search_plan.HNSW_EF_SEARCH}"
     )
     header = f"{'companies':>9} {'chunks/co':>9}  {'store':<22} {'p50 ms':>7} {'p99 ms':>7}"
     print(header + f" {'recall@10':>9}  notes")

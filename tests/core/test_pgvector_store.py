@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-import core.pgvector_store as pgvector_store
+import core.pgvector_search_plan as search_plan
 from core.database import create_db_engine, init_db
 from core.embedding_client import EmbeddingClient, LocalEmbeddingClient
 from core.exceptions import AppException, ValidationException
@@ -426,8 +426,8 @@ def test_a_selective_company_filter_still_returns_the_exact_top_k(crowded, crowd
 def test_the_hnsw_path_behind_a_selective_filter_still_returns_k_rows(
     pg_crowded, crowded_vectors, monkeypatch, k
 ):
-    monkeypatch.setattr(pgvector_store, "EXACT_SEARCH_MAX_CHUNKS", 0)
-    monkeypatch.setattr(pgvector_store, "HNSW_MIN_SHARE", 0)
+    monkeypatch.setattr(search_plan, "EXACT_SEARCH_MAX_CHUNKS", 0)
+    monkeypatch.setattr(search_plan, "HNSW_MIN_SHARE", 0)
     query = crowded_vectors[PRICE_QUESTION]
 
     results = pg_crowded.similarity_search(query, company_id="warehouse", k=k, threshold=-1.0)
@@ -440,10 +440,10 @@ def test_the_hnsw_path_behind_a_selective_filter_still_returns_k_rows(
 def test_the_iterative_hnsw_scan_itself_finds_the_rows_behind_a_selective_filter(
     pg_crowded, crowded_vectors, monkeypatch
 ):
-    if pg_crowded.pgvector_version < pgvector_store.ITERATIVE_SCAN_PGVECTOR:
+    if pg_crowded.pgvector_version < search_plan.ITERATIVE_SCAN_PGVECTOR:
         pytest.skip("iterative index scans need pgvector 0.8+")
-    monkeypatch.setattr(pgvector_store, "EXACT_SEARCH_MAX_CHUNKS", 0)
-    monkeypatch.setattr(pgvector_store, "HNSW_MIN_SHARE", 0)
+    monkeypatch.setattr(search_plan, "EXACT_SEARCH_MAX_CHUNKS", 0)
+    monkeypatch.setattr(search_plan, "HNSW_MIN_SHARE", 0)
     scans: list[tuple[bool, int]] = []
     nearest = PgVectorStore._nearest
 
@@ -465,7 +465,7 @@ def test_exact_search_never_walks_the_hnsw_index(pg_crowded, crowded_vectors):
     parameters = {"query": crowded_vectors[PRICE_QUESTION], "company_id": "other-1", "k": 10}
 
     def plan(*, exact: bool) -> str:
-        statement = pg_crowded._search_statement(384, exact=exact)
+        statement = search_plan.search_statement(384, exact=exact)
         explain = text(f"EXPLAIN {statement.text}").bindparams(*statement._bindparams.values())
         with pg_crowded._engine.begin() as connection:
             # Make the index the cheapest way in: only a plan that cannot use it goes elsewhere.
