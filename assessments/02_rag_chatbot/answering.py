@@ -272,13 +272,14 @@ async def best_passage_scores(
     """chunk id → the cosine of its passage most similar to the question, the passage read
     with its heading or alone: a heading can pull a short sentence away from the question
     (chosen on the tuning sets: README, "The refusal")."""
-    candidates, with_heading = await passage_similarities(embedder, question, chunks)
+    candidates = _candidates(chunks)
     if not candidates:
         return {}
-    alone = await _passage_vectors(embedder, [c.passage.text for c in candidates])
-    similarities = np.maximum(
-        with_heading, alone @ await _question_vector(embedder, question, chunks)
-    )
+    # Both readings in one model call (a passage without a heading is the same text twice).
+    headed = [c.passage.ranking_text for c in candidates]
+    vectors = await _passage_vectors(embedder, headed + [c.passage.text for c in candidates])
+    cosines = vectors @ await _question_vector(embedder, question, chunks)
+    similarities = np.maximum(cosines[: len(headed)], cosines[len(headed) :])
     best: dict[int, float] = {}
     for candidate, similarity in zip(candidates, similarities, strict=True):
         chunk_id = chunks[candidate.number - 1].chunk_id
