@@ -21,7 +21,8 @@ The sets (`--sets`, comma-separated):
   answerability check was first tuned, never tuned on;
 - `companies`: `data/evals/rag_eval_companies.jsonl` on the companies of
   `data/evals/heldout_companies/`, written before the learned answerability
-  check, never tuned on;
+  check and held out for it; the gate change of 2026-12-06 was chosen on it,
+  so for that change it is a tuning set;
 - `companies-2`: `data/evals/rag_eval_companies_2.jsonl` on the companies of
   `data/evals/heldout_companies_2/`, written before the gate's tuning of 2026-12-06
   (the first set had been read to find its failures), never tuned on;

@@ -3,8 +3,8 @@
 - `shipped`: `data/evals/rag_eval.jsonl` on the sample companies (tuned on);
 - `held-out`: `data/evals/rag_eval_heldout.jsonl`, never tuned on;
 - `companies`: `data/evals/rag_eval_companies.jsonl` on the companies of
-  `data/evals/heldout_companies/`, never tuned on (since 2026-12-06 it has been read to
-  find the gate's failures: a held-out set that no longer is one for a gate change);
+  `data/evals/heldout_companies/`, held out for the answerability model; the gate change
+  of 2026-12-06 was chosen on it, so for that change (and later ones) a tuning set;
 - `companies-2`: `data/evals/rag_eval_companies_2.jsonl` on the companies of
   `data/evals/heldout_companies_2/`, written after that and before the tuning it judges;
 - `squad-tune`, `squad-report`: SQuAD 2.0 articles laid out as companies
