@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -121,6 +122,21 @@ def test_expired_token_is_refused(sqlite_api: Api) -> None:
     )
 
     response = sqlite_api.get("/leads", headers=_bearer(expired))
+
+    assert response.status_code == 401
+    assert "expired" in response.json()["error"]["message"]
+
+
+def test_a_token_accepted_before_is_refused_once_it_has_expired(
+    sqlite_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified tokens are remembered by their text; their expiry is still checked each time."""
+    tenant = sqlite_api.create_tenant()
+    expires = _claims(tenant.headers)["exp"]
+    assert sqlite_api.get("/leads", headers=tenant.headers).status_code == 200
+
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: expires + 1))
+    response = sqlite_api.get("/leads", headers=tenant.headers)
 
     assert response.status_code == 401
     assert "expired" in response.json()["error"]["message"]
