@@ -13,6 +13,7 @@ the signing secret, and the webhook worker finding due events.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +23,13 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Insert,
+    Table,
     TypeDecorator,
     Update,
     bindparam,
     event,
+    insert,
     text,
     update,
 )
@@ -131,6 +135,19 @@ class TenantDB:
         self.session.add(row)
         return row
 
+    def insert(self, *rows: SQLModel) -> None:
+        """Write new rows now, as plain INSERTs: for the hot paths that only add rows and
+        read none back (the ORM's flush of the same two rows cost ~0.3 ms more). Rows are
+        stamped with this tenant like `add`'s; a database-generated `id` is not read back."""
+        for row in rows:
+            owner = getattr(row, "tenant_id", None)
+            if owner is not None and owner != self.tenant_id:
+                raise PermissionError("refusing to write a row owned by another tenant")
+            values = {**row.model_dump(), "tenant_id": self.tenant_id}
+            if values.get("id") is None:
+                values.pop("id", None)
+            self.session.execute(_insert(row.__table__), values)  # type: ignore[attr-defined]
+
     def delete(self, row: SQLModel) -> None:
         if row.tenant_id != self.tenant_id:  # type: ignore[attr-defined]
             raise PermissionError("refusing to delete a row owned by another tenant")
@@ -141,6 +158,13 @@ class TenantDB:
 
     def commit(self) -> None:
         self.session.commit()
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """One statement per table, its parameters bound at execution: building `.values(...)`
+    for each row cost more than running it."""
+    return insert(table)
 
 
 def create_tenant_engine(privileged: Engine, *, app_role: str) -> Engine:

@@ -23,7 +23,29 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Add an entry to the caller's transaction: it commits with the change it describes."""
-    entry = AuditLog(
+    return db.add(
+        entry(
+            db,
+            ctx,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            details=details,
+        )
+    )
+
+
+def entry(
+    db: TenantDB,
+    ctx: RequestContext,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """The entry `record` adds, for a caller that writes it itself (`TenantDB.insert`)."""
+    return AuditLog(
         tenant_id=db.tenant_id,
         user_id=ctx.user_id,
         action=action,
@@ -33,7 +55,6 @@ def record(
         request_id=ctx.request_id or None,
         trace_id=current_trace_id(),
     )
-    return db.add(entry)
 
 
 def list_entries(db: TenantDB, *, action: str | None, limit: int, offset: int) -> AuditLogPublic:
