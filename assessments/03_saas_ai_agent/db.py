@@ -7,8 +7,9 @@ a role without BYPASSRLS and sets `app.tenant_id` for each transaction, so
 row-level security (see `rls.py`) filters even a raw `SELECT * FROM lead`.
 
 `privileged_session` is for the few paths that must cross tenants before a
-tenant is known: sign-in by email, tenant creation, webhook intake looking up
-the signing secret, and the webhook worker finding due events.
+tenant is known: sign-in by email, tenant creation, and the webhook worker finding
+due events. (Webhook intake reads the signing secret in a session of the tenant the body
+claims, and writes nothing there until the signature proves the claim.)
 """
 
 from __future__ import annotations

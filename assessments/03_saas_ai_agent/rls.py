@@ -90,7 +90,7 @@ def _check_owner_bypasses_rls(connection: Connection) -> None:
     if not bypasses:
         raise RuntimeError(
             "the DATABASE_URL role must be a superuser or have BYPASSRLS: it serves the "
-            "privileged cross-tenant paths (sign-in, tenant creation, webhook intake)"
+            "privileged cross-tenant paths (sign-in, tenant creation, the webhook worker)"
         )
 
 

@@ -139,3 +139,20 @@ def test_applying_row_level_security_again_waits_for_no_table_lock(
     finally:
         busy.dispose()
         starting.dispose()
+
+
+def test_the_plain_insert_path_refuses_a_row_of_another_tenant(api: Api) -> None:
+    """`TenantDB.insert` (the webhook intake's write) checks the owner as `add` does."""
+    audit_log = saas_module("audit.models").AuditLog
+    tenant_a, tenant_b = api.create_tenant(), api.create_tenant()
+    planted = audit_log(
+        tenant_id=uuid.UUID(tenant_b.id), action="planted", resource_type="lead", details={}
+    )
+
+    with api.runtime.tenant_db(uuid.UUID(tenant_a.id)) as db:
+        with pytest.raises(PermissionError):
+            db.insert(planted)
+        db.commit()
+    entries = api.get("/audit", headers=tenant_b.headers, params={"action": "planted"}).json()
+
+    assert entries["count"] == 0

@@ -10,7 +10,7 @@ from typing import Literal, NoReturn
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
-from sqlalchemy import Row, bindparam
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -23,7 +23,7 @@ from core.exceptions import (
 
 from ..audit import services as audit
 from ..auth.context import RequestContext
-from ..db import TenantDB, utcnow
+from ..db import TenantDB, owned, utcnow
 from ..errors import validation_details
 from ..runtime import SaasRuntime
 from ..tenants.models import Tenant
@@ -51,18 +51,23 @@ class _ClaimedSender(BaseModel):
 
 def receive(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
     """Verify a delivery and store it in the inbox; a redelivered webhook-id is stored once,
-    and the same webhook-id with another body is a 409."""
-    tenant = _verified_sender(runtime, body, headers)
-    event, payload = _parse_event(body)
-    event_id = headers["webhook-id"]
-    ctx = RequestContext.system(
-        tenant.id, tenant.subscription_tier, request_id=f"webhook:{event_id}"
-    )
-    with runtime.tenant_db(tenant.id) as db:
+    and the same webhook-id with another body is a 409.
+
+    One session, in the tenant the body claims: its signing secret is read there (on
+    PostgreSQL, under that tenant's row-level security), and nothing is written until the
+    signature proves the claim."""
+    tenant_id = _claimed_tenant(body)
+    with runtime.tenant_db(tenant_id) as db:
+        tenant = _verified_sender(db, body, headers)
+        event, payload = _parse_event(body)
+        event_id = headers["webhook-id"]
+        ctx = RequestContext.system(
+            tenant_id, tenant.subscription_tier, request_id=f"webhook:{event_id}"
+        )
         # Stored first and looked up only if the unique (tenant, webhook-id) refuses it:
         # a redelivery is the rare case, and this saves every new delivery a query.
         stored = WebhookEvent(
-            tenant_id=tenant.id, event_id=event_id, type=event.type, payload=payload
+            tenant_id=tenant_id, event_id=event_id, type=event.type, payload=payload
         )
         entry = audit.entry(
             db, ctx, action="webhook.received", resource_type="webhook_event", resource_id=event_id
@@ -110,22 +115,22 @@ def _parse_event(body: bytes) -> tuple[ContactUpdated, dict]:
 # Built once, like the caller check of authenticated requests: on the intake's hot path.
 # Table columns, so it runs as plain SQL with no `Tenant` object built.
 _TENANT = Tenant.__table__.c  # type: ignore[attr-defined]
-_SENDER = select(_TENANT.id, _TENANT.subscription_tier, _TENANT.webhook_secret).where(
-    _TENANT.id == bindparam("tenant_id")
-)
+_SENDER = select(_TENANT.subscription_tier, _TENANT.webhook_secret).where(owned(Tenant))
 
 
-def _verified_sender(runtime: SaasRuntime, body: bytes, headers: Mapping[str, str]) -> Row:
-    """The tenant that signed this delivery. Every failure looks the same from outside,
-    so a caller cannot learn which tenant ids exist."""
+def _claimed_tenant(body: bytes) -> uuid.UUID:
     try:
         # Not json.loads: a body nested a few thousand levels deep raised RecursionError there.
-        tenant_id = _ClaimedSender.model_validate_json(body).tenant_id
+        return _ClaimedSender.model_validate_json(body).tenant_id
     except ValidationError:
         _reject("no readable tenant_id")
-    # Privileged: the secret must be read before the sender is trusted as this tenant.
-    with runtime.privileged() as session:
-        tenant = session.exec(_SENDER, params={"tenant_id": tenant_id}).first()
+
+
+def _verified_sender(db: TenantDB, body: bytes, headers: Mapping[str, str]) -> Row:
+    """The tier and secret of the tenant `db` is scoped to, if it signed this delivery.
+    Every failure looks the same from outside, so a caller cannot learn which tenant ids
+    exist."""
+    tenant = db.run(_SENDER).first()
     if tenant is None:
         _reject("unknown tenant")
     try:
