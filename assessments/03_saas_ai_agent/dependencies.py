@@ -1,26 +1,27 @@
-"""Typed dependencies: the runtime, the caller's context, permissions, the tenant's data.
+"""Typed dependencies: the runtime, the caller's token and context, and tenant work.
 
-Handlers read like sentences: `def list_contacts(ctx: CanReadCRM, db: TenantDBDep)`.
-A route on tenant data opens one session in the caller's tenant, checks the caller
-in it and rate-limits them there, before any handler work; the handler then works in
-that same session (FastAPI resolves it once per request). Dependencies without I/O
-are `async def`, so they run on the event loop instead of taking a threadpool hop.
+A route on tenant data takes a `TenantWork` for its permission and awaits it with the
+function that does the work: `async def list_leads(leads: ReadLeads, ...)`, then
+`return await leads(services.leads_page, limit=limit, offset=offset)`. Awaiting it opens
+one session in the caller's tenant, checks the caller in it, rate-limits them there, then
+runs the function in that session, as one call: a connection checkout, a transaction, and
+no second look at the caller. Where that call runs is the point of the design:
 
-The leads routes, the API's busiest, take a `TenantWork` instead
-(`async def list_leads(leads: ReadLeads)`, then `await leads(services.leads_page, ...)`):
-the session, the caller's check, the rate limit and the route's work run as one call.
-A read runs it on the event loop: it never waits on a lock (SQLite in WAL mode,
-PostgreSQL's MVCC) and takes about a millisecond. A write, which may wait on one, runs it
-in one threadpool hop. The dependency style above takes four hops (the session's start
-and end, the handler, FastAPI's validation of a sync handler's return value), each ~0.3 ms
-of CPU, with FastAPI's 40 threads contending for the GIL under load; `bench/bench_saas.py`
-measures the read.
+- a short read on SQLite runs on the event loop: a local file read of about a millisecond,
+  which never waits on a lock (WAL mode);
+- everything else (writes, which may wait on a lock; every statement on PostgreSQL, a
+  network round trip; reads with no bound, like the usage report) takes one threadpool hop.
+
+Plain sync dependencies and handlers took four hops (the session's start and end, the
+handler, FastAPI's validation of a sync handler's return value), each ~0.3 ms of CPU, and
+under load FastAPI's 40 threads contended for the GIL; `bench/bench_saas.py` measures the
+read. Dependencies without I/O are `async def`, so they take no hop at all.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
@@ -108,72 +109,19 @@ def get_request_context(
 CurrentContext = Annotated[RequestContext, Depends(get_request_context)]
 
 
-@dataclass(frozen=True)
-class TenantScope:
-    ctx: RequestContext
-    db: TenantDB
+def require(permission: str) -> Callable[[RequestContext], Awaitable[RequestContext]]:
+    """The caller, if they hold `permission`, checked in a short session of its own."""
 
-
-def open_tenant_scope(
-    request: Request, runtime: RuntimeDep, claims: TokenClaimsDep
-) -> Iterator[TenantScope]:
-    """The request's one session in the caller's tenant, with the caller checked in it: a
-    route that reads or writes tenant data makes one connection checkout and one transaction,
-    not one to check the caller and another for the work."""
-    if claims.tenant_id is None:
-        load_context(runtime, claims, request_id=request_id(request))  # a valid platform admin
-        raise AuthorizationException("This action is for tenant users")
-    with runtime.tenant_db(claims.tenant_id) as db:
-        ctx = verify_caller(db, claims, request_id=request_id(request))
-        tag_tenant(db.tenant_id)
-        runtime.rate_limiter.hit_tenant(db.tenant_id, ctx.subscription_tier or "starter")
-        yield TenantScope(ctx, db)
-
-
-TenantScopeDep = Annotated[TenantScope, Depends(open_tenant_scope)]
-
-
-async def get_tenant_context(scope: TenantScopeDep) -> RequestContext:
-    return scope.ctx
-
-
-TenantContext = Annotated[RequestContext, Depends(get_tenant_context)]
-
-
-def require(
-    permission: str, *, in_tenant: bool = True
-) -> Callable[[RequestContext], Awaitable[RequestContext]]:
-    """The caller, if they hold `permission`: checked in the request's tenant session
-    (`in_tenant`), or in a short session of its own."""
-
-    def allowed(ctx: RequestContext) -> RequestContext:
+    async def check(ctx: CurrentContext) -> RequestContext:
         if not ctx.can(permission):
             raise AuthorizationException(f"This action needs the {permission!r} permission")
         return ctx
 
-    async def check_in_tenant(ctx: TenantContext) -> RequestContext:
-        return allowed(ctx)
-
-    async def check(ctx: CurrentContext) -> RequestContext:
-        return allowed(ctx)
-
-    return check_in_tenant if in_tenant else check
+    return check
 
 
-CanReadLeads = Annotated[RequestContext, Depends(require(perms.LEADS_READ))]
-CanWriteLeads = Annotated[RequestContext, Depends(require(perms.LEADS_WRITE))]
-CanReadCRM = Annotated[RequestContext, Depends(require(perms.CRM_READ))]
-CanWriteCRM = Annotated[RequestContext, Depends(require(perms.CRM_WRITE))]
-TenantAdmin = Annotated[RequestContext, Depends(require(perms.ADMIN))]
-CanRunAgents = Annotated[RequestContext, Depends(require(perms.AGENTS_RUN, in_tenant=False))]
-PlatformAdmin = Annotated[RequestContext, Depends(require(perms.PLATFORM_ADMIN, in_tenant=False))]
-
-
-async def get_tenant_db(scope: TenantScopeDep) -> TenantDB:
-    return scope.db
-
-
-TenantDBDep = Annotated[TenantDB, Depends(get_tenant_db)]
+CanRunAgents = Annotated[RequestContext, Depends(require(perms.AGENTS_RUN))]
+PlatformAdmin = Annotated[RequestContext, Depends(require(perms.PLATFORM_ADMIN))]
 
 
 @dataclass(frozen=True)
@@ -183,11 +131,11 @@ class TenantWork:
     tenant, 403 without the permission), rate-limits the tenant, then returns
     `fn(db, ctx, *args)`. Build the response inside `fn`: nothing touches the session after.
 
-    `on_loop` (reads) runs it on the event loop; otherwise it takes one threadpool hop."""
+    `on_loop` runs it on the event loop; otherwise it takes one threadpool hop."""
 
     runtime: SaasRuntime
     claims: TokenClaims
-    permission: str
+    permission: str | None  # None: any user of the tenant
     request_id: str
     on_loop: bool
 
@@ -213,26 +161,34 @@ class TenantWork:
             ctx = verify_caller(db, self.claims, request_id=self.request_id)
             tag_tenant(tenant_id)
             self.runtime.rate_limiter.hit_tenant(tenant_id, ctx.subscription_tier or "starter")
-            if not ctx.can(self.permission):
+            if self.permission is not None and not ctx.can(self.permission):
                 raise AuthorizationException(
                     f"This action needs the {self.permission!r} permission"
                 )
             return work(db, ctx, *args, **kwargs)
 
 
-def in_tenant(permission: str, *, reads: bool) -> Callable[..., Awaitable[TenantWork]]:
+def in_tenant(permission: str | None, *, reads: bool) -> Callable[..., Awaitable[TenantWork]]:
     """A `TenantWork` for the caller, to run with `permission`; no I/O until awaited.
-    `reads`: the work only reads, so it runs on the event loop."""
+    `reads`: the work is a short, bounded read (a page of a list, one row), run on the event
+    loop on SQLite."""
 
     async def bind(request: Request, runtime: RuntimeDep, claims: TokenClaimsDep) -> TenantWork:
         if claims.tenant_id is None:
             # A valid platform admin (or 401), then refused: tenant data is not theirs.
             await run_in_threadpool(load_context, runtime, claims, request_id=request_id(request))
             raise AuthorizationException("This action is for tenant users")
-        return TenantWork(runtime, claims, permission, request_id(request), on_loop=reads)
+        on_loop = reads and runtime.tenant_engine.dialect.name == "sqlite"
+        return TenantWork(runtime, claims, permission, request_id(request), on_loop=on_loop)
 
     return bind
 
 
 ReadLeads = Annotated[TenantWork, Depends(in_tenant(perms.LEADS_READ, reads=True))]
 WriteLeads = Annotated[TenantWork, Depends(in_tenant(perms.LEADS_WRITE, reads=False))]
+ReadCRM = Annotated[TenantWork, Depends(in_tenant(perms.CRM_READ, reads=True))]
+WriteCRM = Annotated[TenantWork, Depends(in_tenant(perms.CRM_WRITE, reads=False))]
+ReadAsAdmin = Annotated[TenantWork, Depends(in_tenant(perms.ADMIN, reads=True))]
+# The tenant admin's writes, and reads with no bound (the usage report's sums).
+AdminWork = Annotated[TenantWork, Depends(in_tenant(perms.ADMIN, reads=False))]
+ReadOwnTenant = Annotated[TenantWork, Depends(in_tenant(None, reads=True))]

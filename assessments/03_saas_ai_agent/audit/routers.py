@@ -6,7 +6,9 @@ from fastapi import APIRouter
 
 from core.pagination import Limit, Offset
 
-from ..dependencies import TenantAdmin, TenantDBDep
+from ..auth.context import RequestContext
+from ..db import TenantDB
+from ..dependencies import ReadAsAdmin
 from . import services
 from .models import AuditLogPublic
 
@@ -14,12 +16,17 @@ router = APIRouter(tags=["A3 · audit and usage"])
 
 
 @router.get("/audit")
-def read_audit_log(
-    ctx: TenantAdmin,
-    db: TenantDBDep,
+async def read_audit_log(
+    admin: ReadAsAdmin,
     action: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AuditLogPublic:
     """Every write and agent run in this tenant, newest first (`?action=` filters)."""
+    return await admin(_page, action=action, limit=limit, offset=offset)
+
+
+def _page(
+    db: TenantDB, ctx: RequestContext, *, action: str | None, limit: int, offset: int
+) -> AuditLogPublic:
     return services.list_entries(db, action=action, limit=limit, offset=offset)

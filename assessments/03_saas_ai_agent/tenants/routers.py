@@ -6,7 +6,10 @@ from fastapi import APIRouter, status
 
 from core.pagination import Limit, Offset
 
-from ..dependencies import PlatformAdmin, RuntimeDep, TenantAdmin, TenantDBDep
+from ..auth.context import RequestContext
+from ..db import TenantDB
+from ..dependencies import AdminWork, PlatformAdmin, ReadAsAdmin, ReadOwnTenant, RuntimeDep
+from ..runtime import SaasRuntime
 from . import services
 from .models import (
     TenantCreate,
@@ -29,8 +32,33 @@ def create_tenant(body: TenantCreate, ctx: PlatformAdmin, runtime: RuntimeDep) -
 
 
 @router.get("/tenants/me")
-def read_my_tenant(db: TenantDBDep, runtime: RuntimeDep) -> TenantPublic:
+async def read_my_tenant(tenant: ReadOwnTenant, runtime: RuntimeDep) -> TenantPublic:
     """The caller's tenant, with its rate limit and monthly agent-run quota."""
+    return await tenant(_read_tenant, runtime)
+
+
+@router.post("/tenants/me/webhook-secret")
+async def rotate_webhook_secret(admin: AdminWork) -> WebhookSecret:
+    """Replace the webhook signing secret; the new one is shown this once."""
+    return await admin(_rotate_secret)
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreate, admin: AdminWork, runtime: RuntimeDep) -> UserPublic:
+    """Add a user (a member by default) to the caller's tenant."""
+    return await admin(_create_user, runtime, body)
+
+
+@router.get("/users")
+async def list_users(admin: ReadAsAdmin, limit: Limit = 50, offset: Offset = 0) -> UsersPublic:
+    """The users of the caller's tenant."""
+    return await admin(_users_page, limit=limit, offset=offset)
+
+
+# The work of each tenant route, run in the tenant's session by `TenantWork`.
+
+
+def _read_tenant(db: TenantDB, ctx: RequestContext, runtime: SaasRuntime) -> TenantPublic:
     tenant = services.current_tenant(db)
     return TenantPublic(
         id=tenant.id,
@@ -44,29 +72,18 @@ def read_my_tenant(db: TenantDBDep, runtime: RuntimeDep) -> TenantPublic:
     )
 
 
-@router.post("/tenants/me/webhook-secret")
-def rotate_webhook_secret(ctx: TenantAdmin, db: TenantDBDep) -> WebhookSecret:
-    """Replace the webhook signing secret; the new one is shown this once."""
+def _rotate_secret(db: TenantDB, ctx: RequestContext) -> WebhookSecret:
     return WebhookSecret(webhook_secret=services.rotate_webhook_secret(db, ctx))
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
-def create_user(
-    body: UserCreate, ctx: TenantAdmin, db: TenantDBDep, runtime: RuntimeDep
+def _create_user(
+    db: TenantDB, ctx: RequestContext, runtime: SaasRuntime, body: UserCreate
 ) -> UserPublic:
-    """Add a user (a member by default) to the caller's tenant."""
     user = services.create_user(runtime, db, ctx, body)
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-@router.get("/users")
-def list_users(
-    ctx: TenantAdmin,
-    db: TenantDBDep,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> UsersPublic:
-    """The users of the caller's tenant."""
+def _users_page(db: TenantDB, ctx: RequestContext, *, limit: int, offset: int) -> UsersPublic:
     users, count = services.list_users(db, limit=limit, offset=offset)
     return UsersPublic(
         data=[UserPublic.model_validate(u, from_attributes=True) for u in users], count=count

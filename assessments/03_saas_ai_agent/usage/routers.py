@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..db import utcnow
-from ..dependencies import RuntimeDep, TenantAdmin, TenantDBDep
+from ..auth.context import RequestContext
+from ..db import TenantDB, utcnow
+from ..dependencies import AdminWork, RuntimeDep
+from ..runtime import SaasRuntime
 from . import services
 from .models import UsageReport
 
@@ -16,14 +18,19 @@ router = APIRouter(tags=["A3 · audit and usage"])
 
 
 @router.get("/usage")
-def read_usage(
-    ctx: TenantAdmin,
-    db: TenantDBDep,
+async def read_usage(
+    admin: AdminWork,
     runtime: RuntimeDep,
     days: Annotated[int | None, Query(ge=1, le=366)] = None,
 ) -> UsageReport:
     """Usage this month (or the last `days` days), with the monthly quota."""
     since = utcnow() - timedelta(days=days) if days else services.month_start()
+    return await admin(_report, runtime, since)
+
+
+def _report(
+    db: TenantDB, ctx: RequestContext, runtime: SaasRuntime, since: datetime
+) -> UsageReport:
     return services.usage_report(
         db, monthly_runs=runtime.monthly_agent_runs(ctx.subscription_tier), since=since
     )

@@ -9,7 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from core.pagination import Limit, Offset
 
-from ..dependencies import CanReadCRM, CanWriteCRM, RuntimeDep, TenantDBDep, WebhookBody
+from ..auth.context import RequestContext
+from ..db import TenantDB
+from ..dependencies import ReadCRM, RuntimeDep, WebhookBody, WriteCRM
 from ..runtime import SaasRuntime
 from . import services
 from .models import (
@@ -58,32 +60,54 @@ def _receive_and_enqueue(
 
 
 @router.get("/events")
-def list_events(
-    ctx: CanReadCRM,
-    db: TenantDBDep,
+async def list_events(
+    crm: ReadCRM,
     status: EventStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> WebhookEventsPublic:
     """The tenant's webhook inbox; `?status=dead` lists the dead letters."""
+    return await crm(_events_page, status=status, limit=limit, offset=offset)
+
+
+@router.get("/events/{event_id}")
+async def read_event(event_id: str, crm: ReadCRM) -> WebhookEventPublic:
+    """One inbox event and where it is in its life."""
+    return await crm(_read_event, event_id)
+
+
+@router.post("/events/{event_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_event(event_id: str, crm: WriteCRM, runtime: RuntimeDep) -> WebhookEventPublic:
+    """Queue a dead (or failed) event again with a fresh set of attempts."""
+    return await crm(_replay, runtime, event_id)
+
+
+# The work of the inbox routes, run in the tenant's session by `TenantWork`.
+
+
+def _events_page(
+    db: TenantDB,
+    ctx: RequestContext,
+    *,
+    status: EventStatus | None,
+    limit: int,
+    offset: int,
+) -> WebhookEventsPublic:
     rows, count = services.list_events(db, status=status, limit=limit, offset=offset)
     return WebhookEventsPublic(
         data=[WebhookEventPublic.model_validate(row) for row in rows], count=count
     )
 
 
-@router.get("/events/{event_id}")
-def read_event(event_id: str, ctx: CanReadCRM, db: TenantDBDep) -> WebhookEventPublic:
-    """One inbox event and where it is in its life."""
+def _read_event(db: TenantDB, ctx: RequestContext, event_id: str) -> WebhookEventPublic:
     return WebhookEventPublic.model_validate(services.get_event(db, event_id))
 
 
-@router.post("/events/{event_id}/replay", status_code=status.HTTP_202_ACCEPTED)
-def replay_event(
-    event_id: str, ctx: CanWriteCRM, db: TenantDBDep, runtime: RuntimeDep
+def _replay(
+    db: TenantDB, ctx: RequestContext, runtime: SaasRuntime, event_id: str
 ) -> WebhookEventPublic:
-    """Queue a dead (or failed) event again with a fresh set of attempts."""
     event = services.replay(db, ctx, event_id)
+    # After the commit, and in this thread: handing it to Celery may wait on the broker.
     if runtime.worker is not None:
         runtime.worker.enqueue(event.tenant_id, event.event_id)
     return WebhookEventPublic.model_validate(event)
