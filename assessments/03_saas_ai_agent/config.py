@@ -69,6 +69,13 @@ class SaasSettings(BaseSettings):
     HUBSPOT_SCORE_PROPERTY: str = "ai_score"
     HUBSPOT_TIMEOUT_SECONDS: float = 10.0
 
+    # Threads for the tenant work that leaves the event loop (`dependencies.TenantWork`).
+    # Against PostgreSQL on the same 2-core machine, 20 clients reading leads: 2–4 threads
+    # cost 2.8–3.5 ms of CPU a request and p99 84–108 ms, anyio's shared 40 cost 3.2–3.9 ms
+    # and p99 107–125 ms (`bench_saas.py`-style runs, 3 rounds). With the database a network
+    # hop away each thread waits out its round trips: raise it there.
+    DB_THREADS: int = Field(4, ge=1, le=200)
+
     # PostgreSQL: the role tenant traffic runs as (subject to row-level security).
     DB_APP_ROLE: str = Field("saas_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -10,7 +10,8 @@ no second look at the caller. Where that call runs is the point of the design:
 - a short read on SQLite runs on the event loop: a local file read of about a millisecond,
   which never waits on a lock (WAL mode);
 - everything else (writes, which may wait on a lock; every statement on PostgreSQL, a
-  network round trip; reads with no bound, like the usage report) takes one threadpool hop.
+  network round trip; reads with no bound, like the usage report) takes one threadpool hop,
+  on a pool of its own of `SAAS_DB_THREADS` threads.
 
 Plain sync dependencies and handlers took four hops (the session's start and end, the
 handler, FastAPI's validation of a sync handler's return value), each ~0.3 ms of CPU, and
@@ -147,7 +148,8 @@ class TenantWork:
     ) -> R:
         if self.on_loop:
             return self._in_tenant(work, *args, **kwargs)
-        return await to_thread.run_sync(functools.partial(self._in_tenant, work, *args, **kwargs))
+        call = functools.partial(self._in_tenant, work, *args, **kwargs)
+        return await to_thread.run_sync(call, limiter=self.runtime.db_threads)
 
     def _in_tenant(
         self,

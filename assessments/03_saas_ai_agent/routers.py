@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from anyio import CapacityLimiter
 from fastapi import APIRouter, FastAPI
 
 from core.config import Settings
@@ -74,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = create_runtime(
         settings=settings, saas=saas, engine=app.state.engine, app_state=app.state, auth=auth
     )
+    runtime.db_threads = CapacityLimiter(saas.DB_THREADS)
     app.state.saas = runtime
     saas_metrics.COLLECTOR.runtime = runtime
     bootstrap_platform_admin(runtime)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from anyio import CapacityLimiter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -56,6 +57,9 @@ class SaasRuntime:
     worker: WebhookRunner | None = field(default=None)
     # Built by the API's lifespan; None in a Celery worker, which issues and checks no tokens.
     auth_settings: AuthSettings | None = None
+    # The threads `TenantWork` runs on (SAAS_DB_THREADS), made by the API's lifespan inside
+    # its event loop; None: anyio's default pool.
+    db_threads: CapacityLimiter | None = None
 
     @property
     def auth(self) -> AuthSettings:
