@@ -13,26 +13,10 @@ from ..db import TenantDB
 from .models import AuditEntryPublic, AuditLog, AuditLogPublic
 
 
-def record(
-    db: TenantDB,
-    ctx: RequestContext,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: object | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Add an entry to the caller's transaction: it commits with the change it describes."""
-    return db.add(
-        entry(
-            db,
-            ctx,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            details=details,
-        )
-    )
+def record(db: TenantDB, ctx: RequestContext, **fields: Any) -> AuditLog:
+    """Add an entry (`entry`'s fields) to the caller's transaction: it commits with the
+    change it describes."""
+    return db.add(entry(db, ctx, **fields))
 
 
 def entry(
@@ -44,7 +28,8 @@ def entry(
     resource_id: object | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """The entry `record` adds, for a caller that writes it itself (`TenantDB.insert`)."""
+    """An audit entry of the caller's tenant: `record` adds it to the transaction; a caller
+    that writes its rows itself (`TenantDB.insert`) takes it as it is."""
     return AuditLog(
         tenant_id=db.tenant_id,
         user_id=ctx.user_id,
