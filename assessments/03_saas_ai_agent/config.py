@@ -12,6 +12,7 @@ Every field is in the README.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -153,9 +154,20 @@ class AuthSettings(BaseSettings):
 
 @lru_cache
 def _generated_secret(path: Path) -> str:
-    """Read once per process: every authenticated request signs or checks a token with it."""
+    """Read once per process: every authenticated request signs or checks a token with it.
+
+    Written whole under another name, then linked into place: of processes starting
+    together (`uvicorn --workers 2`) the first link wins and the others read its secret,
+    where two plain writes could each keep their own and refuse the other's tokens."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        draft = path.with_name(f"{path.name}.{os.getpid()}.new")
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()

@@ -75,6 +75,21 @@ def test_dev_jwt_secret_is_random_per_install_and_stable(tmp_path) -> None:
     assert _auth(JWT_SECRET=STRONG_SECRET).jwt_secret(tmp_path) == (STRONG_SECRET, False)
 
 
+def test_a_dev_secret_written_by_another_process_first_is_the_one_kept(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers starting together both find no secret file; the second to write keeps
+    the first one's secret, so tokens one worker signs pass at the other."""
+    path = tmp_path / ".jwt_secret"
+    path.write_text("the-first-workers-secret")
+    monkeypatch.setattr(type(path), "exists", lambda self: False)  # it looked before the write
+
+    secret = config._generated_secret(path)
+
+    assert secret == "the-first-workers-secret"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".jwt_secret"]
+
+
 def test_the_test_helpers_give_auth_overrides_to_auth_settings(tmp_path) -> None:
     with pytest.raises(TypeError, match="JWT_SECRET"):
         make_settings(tmp_path, JWT_SECRET=STRONG_SECRET)
