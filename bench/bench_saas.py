@@ -8,7 +8,8 @@ deliveries accepted per second (20 concurrent senders), events processed per sec
 the in-process worker (contact fetched, qualified, score written back to the CRM and the
 lead), and the latency and server CPU time of an authenticated, tenant-scoped
 `GET /api/03-saas/leads?limit=20` (20 concurrent clients; 100 leads in the tenant, each
-with a name, email, company and message). The floor, measured in the same run:
+with a name, email, company and message), once more with two API processes (`uvicorn
+--workers 2`, as compose.yaml runs it). The floor, measured in the same run:
 `bench/bare_app.py` (bare FastAPI: one SQLite insert; 20 rows and a count) under the
 same load. The load generator is `http_load.py`'s.
 """
@@ -41,7 +42,7 @@ CONCURRENCY = 20
 
 
 def backend(
-    data_dir: Path, database_url: str | None, *, worker: bool = True
+    data_dir: Path, database_url: str | None, *, worker: bool = True, processes: int = 1
 ) -> AbstractContextManager[LiveServer]:
     settings = {
         "DATA_DIR": str(data_dir),
@@ -59,7 +60,7 @@ def backend(
     }
     if database_url:
         settings["DATABASE_URL"] = database_url
-    return serve(settings, unset=("OPENAI_API_KEY",))
+    return serve(settings, unset=("OPENAI_API_KEY",), workers=processes)
 
 
 def bare(data_dir: Path) -> AbstractContextManager[LiveServer]:
@@ -164,12 +165,23 @@ async def run(
     with backend(data_dir / "no-worker", database_url, worker=False) as server:
         alone, _, _ = await deliver(server, 200 * scale)  # the intake path alone
         print(f"  webhooks accepted, no worker in the process  {alone.summary()}", flush=True)
+    # compose.yaml's setting: one API process per core.
+    with backend(data_dir / "two", database_url, worker=False, processes=2) as server:
+        two = await list_leads(server, 400 * scale)
+        print(f"  GET /leads, {CONCURRENCY} clients, 2 API processes  {two.summary()}", flush=True)
     return [
         Row(
             f"A3 `GET /leads`, {CONCURRENCY} clients, {label}",
             cpu_and_p99(reads),
             "bare FastAPI read: " + cpu_and_p99(reads_floor),
             ratio(reads, reads_floor),
+            load_average(),
+        ),
+        Row(
+            f"A3 `GET /leads`, {CONCURRENCY} clients, 2 API processes, {label}",
+            cpu_and_p99(two),
+            "bare FastAPI read (1 process): " + cpu_and_p99(reads_floor),
+            ratio(two, reads_floor),
             load_average(),
         ),
         Row(
