@@ -167,7 +167,19 @@ class TenantWork:
                 raise AuthorizationException(
                     f"This action needs the {self.permission!r} permission"
                 )
-            return work(db, ctx, *args, **kwargs)
+            result = work(db, ctx, *args, **kwargs)
+            if db.session.in_transaction() and not _has_changes(db):
+                # A read ends with COMMIT, not the ROLLBACK of closing the session: psycopg
+                # forgets its prepared statements at every ROLLBACK, so on PostgreSQL each
+                # request parsed and planned its three statements again.
+                db.commit()
+            return result
+
+
+def _has_changes(db: TenantDB) -> bool:
+    """Rows the work changed and left uncommitted: closing the session drops them."""
+    session = db.session
+    return bool(session.new or session.dirty or session.deleted)
 
 
 def in_tenant(permission: str | None, *, reads: bool) -> Callable[..., Awaitable[TenantWork]]:

@@ -3,6 +3,7 @@ the caller's rows; on PostgreSQL, row-level security filters even raw SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -156,3 +157,25 @@ def test_the_plain_insert_path_refuses_a_row_of_another_tenant(api: Api) -> None
     entries = api.get("/audit", headers=tenant_b.headers, params={"action": "planted"}).json()
 
     assert entries["count"] == 0
+
+
+def test_a_tenant_work_that_leaves_a_change_uncommitted_keeps_nothing(api: Api) -> None:
+    """Reads end with COMMIT (psycopg keeps its prepared statements); a change the work left
+    uncommitted is still dropped, as closing the session always did."""
+    dependencies, tokens = saas_module("dependencies"), saas_module("auth.tokens")
+    lead_model = saas_module("leads.models").Lead
+    tenant = api.create_tenant()
+    lead = api.create_lead(tenant, name="Before")
+    token = tenant.headers["Authorization"].removeprefix("Bearer ")
+    claims = tokens.decode_access_token(
+        token, auth=api.runtime.auth, data_dir=api.runtime.settings.DATA_DIR
+    )
+    work = dependencies.TenantWork(api.runtime, claims, None, "test", on_loop=True)
+
+    def rename(db, ctx) -> str:  # type: ignore[no-untyped-def]
+        row = db.get(lead_model, uuid.UUID(lead["id"]))
+        row.name = "After"
+        return row.name
+
+    assert asyncio.run(work(rename)) == "After"
+    assert api.get(f"/leads/{lead['id']}", headers=tenant.headers).json()["name"] == "Before"
