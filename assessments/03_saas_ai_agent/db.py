@@ -128,23 +128,37 @@ class TenantDB:
         # Past the last page no row carries the total.
         return [], self.count(statement) if offset else 0
 
-    def add(self, row: M) -> M:
+    def page_rows(self, statement: Any, *, limit: int, offset: int) -> tuple[list[Any], int]:
+        """`page` for a statement built once: `owned(...)`, a `total` column
+        (`count(*) OVER ()`) and `limit`/`offset` parameters. Rows come back as mappings, to
+        read straight into a response model: no ORM object per row, no statement built per
+        request."""
+        rows = self.run(statement, limit=limit, offset=offset).mappings().all()
+        if rows or not offset:
+            return list(rows), rows[0]["total"] if rows else 0
+        # Past the last page no row carries the total: the first row of all does.
+        first = self.run(statement, limit=1, offset=0).mappings().first()
+        return [], first["total"] if first else 0
+
+    def _stamp(self, row: M) -> M:
+        """The row, owned by this tenant; a row already owned by another is refused."""
         owner = getattr(row, "tenant_id", None)
         if owner is not None and owner != self.tenant_id:
             raise PermissionError("refusing to write a row owned by another tenant")
         row.tenant_id = self.tenant_id  # type: ignore[attr-defined]
-        self.session.add(row)
+        return row
+
+    def add(self, row: M) -> M:
+        self.session.add(self._stamp(row))
         return row
 
     def insert(self, *rows: SQLModel) -> None:
-        """Write new rows now, as plain INSERTs: for the hot paths that only add rows and
-        read none back (the ORM's flush of the same two rows cost ~0.3 ms more). Rows are
-        stamped with this tenant like `add`'s; a database-generated `id` is not read back."""
+        """Write new rows now, as plain INSERTs, stamped like `add`'s: for a hot path that
+        only adds rows and reads none back (webhook intake: with its sender read as columns,
+        ~0.4 ms of CPU less a delivery than the ORM's flush, in process). A database-generated
+        `id` is not read back."""
         for row in rows:
-            owner = getattr(row, "tenant_id", None)
-            if owner is not None and owner != self.tenant_id:
-                raise PermissionError("refusing to write a row owned by another tenant")
-            values = {**row.model_dump(), "tenant_id": self.tenant_id}
+            values = self._stamp(row).model_dump()
             if values.get("id") is None:
                 values.pop("id", None)
             self.session.execute(_insert(row.__table__), values)  # type: ignore[attr-defined]

@@ -110,13 +110,18 @@ def get_request_context(
 CurrentContext = Annotated[RequestContext, Depends(get_request_context)]
 
 
+def allowed(ctx: RequestContext, permission: str | None) -> RequestContext:
+    """The caller, if they hold `permission` (None: any caller); 403 otherwise."""
+    if permission is not None and not ctx.can(permission):
+        raise AuthorizationException(f"This action needs the {permission!r} permission")
+    return ctx
+
+
 def require(permission: str) -> Callable[[RequestContext], Awaitable[RequestContext]]:
     """The caller, if they hold `permission`, checked in a short session of its own."""
 
     async def check(ctx: CurrentContext) -> RequestContext:
-        if not ctx.can(permission):
-            raise AuthorizationException(f"This action needs the {permission!r} permission")
-        return ctx
+        return allowed(ctx, permission)
 
     return check
 
@@ -163,11 +168,7 @@ class TenantWork:
             ctx = verify_caller(db, self.claims, request_id=self.request_id)
             tag_tenant(tenant_id)
             self.runtime.rate_limiter.hit_tenant(tenant_id, ctx.subscription_tier or "starter")
-            if self.permission is not None and not ctx.can(self.permission):
-                raise AuthorizationException(
-                    f"This action needs the {self.permission!r} permission"
-                )
-            result = work(db, ctx, *args, **kwargs)
+            result = work(db, allowed(ctx, self.permission), *args, **kwargs)
             if db.session.in_transaction() and not _has_changes(db):
                 # A read ends with COMMIT, not the ROLLBACK of closing the session: psycopg
                 # forgets its prepared statements at every ROLLBACK, so on PostgreSQL each
