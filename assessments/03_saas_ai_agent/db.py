@@ -36,10 +36,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import SessionTransaction
-from sqlmodel import Session, SQLModel, create_engine, func, select
+from sqlmodel import Session, SQLModel, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from core.database import POOL_SIZE
+from core.database import postgres_engine
 from core.telemetry import instrument_engine
 
 
@@ -190,7 +190,7 @@ def create_tenant_engine(privileged: Engine, *, app_role: str) -> Engine:
     """
     if privileged.dialect.name != "postgresql":
         return privileged
-    engine = create_engine(privileged.url, pool_pre_ping=True, pool_size=POOL_SIZE)
+    engine = postgres_engine(privileged.url)
 
     @event.listens_for(engine, "connect")
     def _run_as_app_role(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -7,12 +7,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from backend.main import create_app
+from core import database
 from core.database import WalCheckpointer, create_db_engine
 from tests.contract.helpers import wait_for
+from tests.services import postgres_url
 from tests.support import make_settings
 
 ROW = "x" * 2000  # a row per page or so: a few hundred rows take the WAL past 1,000 pages
@@ -162,3 +165,37 @@ def test_a_write_transaction_abandoned_without_commit_lets_the_next_writer_in(
     # Closed mid-transaction: rolled back, and the turn handed on (not held for 30 s).
     ThreadPoolExecutor(max_workers=1).submit(write_rows, engine, 1).result(timeout=10)
     assert count_notes(engine) == 1
+
+
+def backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_pooled_postgres_connection_that_died_while_idle_is_replaced(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine = create_db_engine(postgres_url())
+    try:
+        first = backend_pid(engine)
+        with psycopg.connect(postgres_url().replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        # Idle long enough to be pinged (not waited out: the threshold is moved instead).
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+        assert backend_pid(engine) != first  # pinged, found dead, replaced: no error
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_back_from_a_request_moments_ago_is_not_pinged(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine = create_db_engine(postgres_url())
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        first = backend_pid(engine)
+        assert [backend_pid(engine) for _ in range(5)] == [first] * 5
+        assert pings == []
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+        assert backend_pid(engine) == first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
