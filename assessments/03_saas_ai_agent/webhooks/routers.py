@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, status
-from starlette.concurrency import run_in_threadpool
 
 from core.pagination import Limit, Offset
 
@@ -45,8 +46,19 @@ async def receive_contact_updated(
     request: Request, runtime: RuntimeDep, body: WebhookBody
 ) -> WebhookReceipt:
     """Verify a Standard Webhooks delivery, store it, and acknowledge; processing is async."""
-    event = await run_in_threadpool(_receive_and_enqueue, runtime, body, request.headers)
+    receive = functools.partial(_receive_and_enqueue, runtime, body, request.headers)
+    event = await to_thread.run_sync(receive, limiter=_intake_threads(runtime))
     return WebhookReceipt(event_id=event.event_id)
+
+
+def _intake_threads(runtime: SaasRuntime) -> CapacityLimiter | None:
+    """On PostgreSQL, the A3 database pool (`SAAS_DB_THREADS`): 20 deliveries at once on
+    anyio's 40 threads contend for the GIL while they wait on the network (20 senders, 4
+    interleaved rounds: 2.9-3.9 ms of CPU a delivery, p99 94-110 ms, against 3.4-4.0 ms,
+    p99 118-138 ms). On SQLite, where a delivery waits on the write lock rather than the
+    network, anyio's pool measured better (2.4-2.8 ms against 2.7-3.3 ms with the pool of 4,
+    the same rounds)."""
+    return runtime.db_threads if runtime.tenant_engine.dialect.name == "postgresql" else None
 
 
 def _receive_and_enqueue(
