@@ -70,7 +70,8 @@ class SaasSettings(BaseSettings):
     HUBSPOT_SCORE_PROPERTY: str = "ai_score"
     HUBSPOT_TIMEOUT_SECONDS: float = 10.0
 
-    # Threads for the tenant work that leaves the event loop (`dependencies.TenantWork`).
+    # Threads for the tenant work that leaves the event loop (`dependencies.TenantWork`), and
+    # for webhook intake on PostgreSQL (`webhooks.routers`).
     # Against PostgreSQL on the same 2-core machine, 20 clients reading leads: 2–4 threads
     # cost 2.8–3.5 ms of CPU a request and p99 84–108 ms, anyio's shared 40 cost 3.2–3.9 ms
     # and p99 107–125 ms (`bench_saas.py`-style runs, 3 rounds). With the database a network
