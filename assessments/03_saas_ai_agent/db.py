@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlmodel import Session, SQLModel, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -203,9 +203,33 @@ def create_tenant_engine(privileged: Engine, *, app_role: str) -> Engine:
     return instrument_engine(engine)
 
 
+class TenantSession(Session):
+    """A session that notes when its transaction writes (`info["wrote"]`): a flush, or a
+    statement other than a SELECT run through it. `dependencies.TenantWork` ends a read
+    with COMMIT, which must not keep a write the work left uncommitted; a query's autoflush
+    writes a change without leaving it pending (`session.new`/`dirty` are empty after)."""
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info["wrote"] = True
+
+
+@event.listens_for(TenantSession, "after_commit")
+@event.listens_for(TenantSession, "after_rollback")
+def _transaction_ended(session: Session) -> None:
+    session.info.pop("wrote", None)
+
+
 @contextmanager
 def tenant_session(engine: Engine, tenant_id: uuid.UUID) -> Iterator[TenantDB]:
-    session = Session(engine, expire_on_commit=False)
+    session = TenantSession(engine, expire_on_commit=False)
     if engine.dialect.name == "postgresql":
 
         @event.listens_for(session, "after_begin")

@@ -178,9 +178,10 @@ class TenantWork:
 
 
 def _has_changes(db: TenantDB) -> bool:
-    """Rows the work changed and left uncommitted: closing the session drops them."""
+    """Rows the work changed and left uncommitted, pending or already written (a flush, a
+    statement): closing the session drops them."""
     session = db.session
-    return bool(session.new or session.dirty or session.deleted)
+    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
 
 
 def in_tenant(permission: str | None, *, reads: bool) -> Callable[..., Awaitable[TenantWork]]:
