@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from backend.main import create_app
 from core import database
@@ -197,5 +199,29 @@ def test_a_connection_back_from_a_request_moments_ago_is_not_pinged(monkeypatch)
         monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
         assert backend_pid(engine) == first
         assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_connections_dropped_within_the_ping_window_cost_one_failure_then_the_pool_renews(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The trade of not pinging busy connections: the first request after the server drops
+    them fails; SQLAlchemy then replaces the whole pool, so the next ones succeed."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 1e9)  # every connection "busy"
+    engine = create_db_engine(postgres_url())
+    try:
+        first, second = engine.connect(), engine.connect()
+        pids = [
+            int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in (first, second)
+        ]
+        first.close()
+        second.close()
+        with psycopg.connect(postgres_url().replace("+psycopg", ""), autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(OperationalError):
+            backend_pid(engine)
+        assert {backend_pid(engine) for _ in range(3)}.isdisjoint(pids)
     finally:
         engine.dispose()
