@@ -19,7 +19,10 @@ from fastapi.testclient import TestClient
 from backend.main import create_app
 from core.dependencies import get_llm
 from core.llm_client import LLMClient
-from tests.support import chat_completion, make_settings
+from tests.support import chat_completion, fake_openai_key, make_settings
+
+# Made up at run time: no key-shaped literal in the repository.
+API_KEY = fake_openai_key()
 
 LEADS = "/api/01-workflow/leads"
 SERVED_MODEL = "gpt-4o-mini-2024-07-18"
@@ -103,7 +106,7 @@ def llm_api(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
             make_settings(
                 tmp_path,
                 LLM_PROVIDER="openai",
-                OPENAI_API_KEY="sk-test",
+                OPENAI_API_KEY=API_KEY,
                 OPENAI_BASE_URL="http://llm.test/v1",
                 LLM_MAX_ATTEMPTS=2,
                 **llm_settings,

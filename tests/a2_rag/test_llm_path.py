@@ -15,9 +15,12 @@ from fastapi.testclient import TestClient
 
 from core.config import Settings
 from core.llm_client import LLMClient
-from tests.support import chat_completion, make_settings
+from tests.support import chat_completion, fake_openai_key, make_settings
 
 from .helpers import API, REFUSAL, ask, stream_chat
+
+# Made up at run time: no key-shaped literal in the repository.
+API_KEY = fake_openai_key()
 
 MODEL = "gpt-4o-mini-2024-07-18"
 CITED = "Acme's Starter plan costs $49 per month [1]."
@@ -91,7 +94,7 @@ class FakeOpenAI:
 def use_llm(client: TestClient, fake: FakeOpenAI, tmp_path: Path) -> None:
     settings: Settings = make_settings(
         tmp_path / "llm",
-        OPENAI_API_KEY="sk-test",
+        OPENAI_API_KEY=API_KEY,
         OPENAI_BASE_URL="http://llm.test/v1",
         LLM_PROVIDER="openai",
         LLM_MAX_ATTEMPTS=2,

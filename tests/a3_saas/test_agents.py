@@ -12,7 +12,10 @@ import pytest
 
 from core.llm_client import LLMClient
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
-from tests.support import chat_completion, make_settings
+from tests.support import chat_completion, fake_openai_key, make_settings
+
+# Made up at run time: no key-shaped literal in the repository.
+API_KEY = fake_openai_key()
 
 STRONG_LEAD = {
     "name": "Priya Natarajan",
@@ -175,7 +178,7 @@ def openai_api(tmp_path: Path) -> Iterator[tuple[Api, FakeLLM]]:
     settings = make_settings(
         tmp_path,
         LLM_PROVIDER="openai",
-        OPENAI_API_KEY="sk-test",
+        OPENAI_API_KEY=API_KEY,
         OPENAI_BASE_URL="http://llm.test/v1",
         LLM_MAX_ATTEMPTS=2,
     )

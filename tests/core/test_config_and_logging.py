@@ -30,12 +30,12 @@ def test_auto_provider_is_local_without_openai_configuration() -> None:
 
 
 def test_auto_provider_is_openai_with_a_key_or_a_base_url() -> None:
-    assert _settings(OPENAI_API_KEY="sk-test").llm_provider == "openai"
+    assert _settings(OPENAI_API_KEY=OPENAI_KEY).llm_provider == "openai"
     assert _settings(OPENAI_BASE_URL="http://127.0.0.1:11434/v1").llm_provider == "openai"
 
 
 def test_explicit_local_provider_wins_over_a_key() -> None:
-    assert _settings(OPENAI_API_KEY="sk-test", LLM_PROVIDER="local").llm_provider == "local"
+    assert _settings(OPENAI_API_KEY=OPENAI_KEY, LLM_PROVIDER="local").llm_provider == "local"
 
 
 def test_default_database_is_sqlite_under_data_dir(tmp_path) -> None:

@@ -16,7 +16,10 @@ from core.embedding_client import (
     create_embedding_client,
 )
 from core.exceptions import LLMException
-from tests.support import make_settings
+from tests.support import fake_openai_key, make_settings
+
+# Made up at run time: no key-shaped literal in the repository.
+API_KEY = fake_openai_key()
 
 pytestmark = pytest.mark.core
 
@@ -135,7 +138,7 @@ async def test_long_texts_go_in_smaller_batches_to_bound_memory():
 def test_settings_pick_the_provider(tmp_path):
     local = create_embedding_client(make_settings(tmp_path))
     remote = create_embedding_client(
-        make_settings(tmp_path, EMBEDDING_PROVIDER="auto", OPENAI_API_KEY="sk-test")
+        make_settings(tmp_path, EMBEDDING_PROVIDER="auto", OPENAI_API_KEY=API_KEY)
     )
 
     assert (local.provider, local.dimension) == ("local", 384)
@@ -202,7 +205,7 @@ def _openai_client(tmp_path, server: FakeOpenAI, **overrides) -> OpenAIEmbedding
     settings = make_settings(
         tmp_path,
         EMBEDDING_PROVIDER="openai",
-        OPENAI_API_KEY="sk-test",
+        OPENAI_API_KEY=API_KEY,
         OPENAI_EMBEDDING_DIMENSIONS=DIM,
         OPENAI_EMBEDDING_BATCH_SIZE=2,
         LLM_MAX_ATTEMPTS=3,
@@ -227,7 +230,7 @@ async def test_openai_embeddings_are_batched_in_order_and_normalised(tmp_path):
     np.testing.assert_allclose(vectors, np.stack([_expected(t) for t in texts]), atol=1e-6)
     request = server.requests[0]
     assert request.url.path.endswith("/embeddings")
-    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
     body = json.loads(request.content)
     assert body["model"] == "text-embedding-3-small"
     assert body["dimensions"] == DIM

@@ -20,7 +20,10 @@ from core.config import Settings
 from core.exceptions import LLMException
 from core.llm_client import LLMClient, create_llm_client
 from core.llm_result import estimate_cost
-from tests.support import chat_completion
+from tests.support import chat_completion, fake_openai_key
+
+# Made up at run time: no key-shaped literal in the repository.
+API_KEY = fake_openai_key()
 
 pytestmark = [pytest.mark.core, pytest.mark.anyio]
 
@@ -69,7 +72,7 @@ class FakeClock:
 
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_API_KEY": API_KEY,
         "OPENAI_BASE_URL": BASE_URL,
         "OPENAI_CHAT_MODEL": "gpt-4o-mini",
         "LLM_PROVIDER": "auto",
@@ -174,7 +177,7 @@ async def test_complete_json_sends_json_schema_structured_output_request():
 
     request = server.requests[0]
     assert str(request.url) == f"{BASE_URL}/chat/completions"
-    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
     body = server.body(0)
     assert body["model"] == "gpt-4o-mini"
     assert body["temperature"] == 0.0
@@ -245,14 +248,14 @@ async def test_client_errors_are_not_retried(status: int, code: str):
 
 async def test_auth_failure_never_exposes_the_api_key():
     server = FakeChatServer(
-        error_reply(401, message="Incorrect API key provided: sk-test.", code="invalid_api_key")
+        error_reply(401, message=f"Incorrect API key provided: {API_KEY}.", code="invalid_api_key")
     )
 
     with pytest.raises(LLMException) as caught:
         await classify(make_client(server))
 
-    assert "sk-test" not in caught.value.message
-    assert "sk-test" not in json.dumps(caught.value.details)
+    assert API_KEY not in caught.value.message
+    assert API_KEY not in json.dumps(caught.value.details)
     assert caught.value.details["provider_code"] == "invalid_api_key"
 
 
@@ -670,7 +673,7 @@ async def test_one_log_line_per_call_without_prompt_or_answer():
     logged = json.dumps(logs, default=str)
     assert "jane@example.com" not in logged
     assert "Sales" not in logged
-    assert "sk-test" not in logged
+    assert API_KEY not in logged
 
 
 async def test_base_url_without_api_key_uses_a_placeholder_key():

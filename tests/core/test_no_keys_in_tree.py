@@ -28,6 +28,8 @@ KEY_SHAPES = {
     "Hugging Face": r"\bhf_[A-Za-z0-9]{30,}",
     "GitLab": r"\bglpat-[A-Za-z0-9_-]{20,}",
     "private key": r"-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----",
+    # Any quoted sk- literal given as the key, however short: scanners flag the assignment.
+    "OpenAI key literal": r"OPENAI_API_KEY[\"']?\s*[:=]\s*[\"']sk-",
 }
 PATTERN = re.compile("|".join(f"(?:{shape})" for shape in KEY_SHAPES.values()).encode())
 
@@ -63,4 +65,6 @@ def test_the_shapes_catch_the_samples_that_were_once_committed() -> None:
     ]
 
     assert [bool(PATTERN.search(sample.encode())) for sample in samples] == [True] * 4
+    assert PATTERN.search(("OPENAI_API_KEY=" + '"sk-' + 'test"').encode())
     assert not PATTERN.search(b"whsec_\xe2\x80\xa6 and sk-abc")
+    assert not PATTERN.search(b"export OPENAI_API_KEY=sk-...")  # the README's placeholder
