@@ -49,7 +49,8 @@ POOL_SIZE = 20
 # A pooled connection idle longer than this is pinged before it is handed out, and replaced
 # if the ping fails. One back from a request moments ago is not: SQLAlchemy's
 # `pool_pre_ping` pinged on every checkout, a round trip per request (0.04-0.12 ms of CPU
-# and ~0.1 ms of waiting per checkout on this machine's loopback, more to a remote server).
+# and 0.07-0.20 ms of waiting per checkout on this machine's loopback; more to a remote
+# server).
 # The price: when the server drops its connections (a restart, a failover) within that
 # window, the next request fails once (a 5xx, as the requests in flight do); SQLAlchemy
 # then sees the disconnect and replaces every connection of the pool opened before it.
