@@ -10,8 +10,9 @@ lead), and the latency and server CPU time of an authenticated, tenant-scoped
 `GET /api/03-saas/leads?limit=20` (20 concurrent clients; 100 leads in the tenant, each
 with a name, email, company and message), once more with two API processes (`uvicorn
 --workers 2`, as compose.yaml runs it). The floor, measured in the same run:
-`bench/bare_app.py` (bare FastAPI: one SQLite insert; 20 rows and a count) under the
-same load. The load generator is `http_load.py`'s.
+`bench/bare_app.py` (bare FastAPI: one insert; 20 rows and a count) under the same load,
+on SQLite, and on PostgreSQL in a tenant's transaction under row-level security for the
+PostgreSQL rows. The load generator is `http_load.py`'s.
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ def backend(
     return serve(settings, unset=("OPENAI_API_KEY",), workers=processes)
 
 
-def bare(data_dir: Path) -> AbstractContextManager[LiveServer]:
+def bare(data_dir: Path, database_url: str | None) -> AbstractContextManager[LiveServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    return serve({"DATA_DIR": str(data_dir)}, app="bare_app:app")
+    settings = {"DATA_DIR": str(data_dir), "BARE_DATABASE_URL": database_url or ""}
+    return serve(settings, app="bare_app:app")
 
 
 async def deliver(server: LiveServer, count: int) -> tuple[Load, BenchTenant, float]:
@@ -125,9 +127,10 @@ async def list_leads(server: LiveServer, count: int) -> Load:
     return await measure(server, lambda _: request, count=count, clients=CONCURRENCY)
 
 
-async def floor(data_dir: Path, count: int) -> tuple[Load, Load]:
-    """Bare FastAPI: a read of 20 rows and a count, and one insert, under the same load."""
-    with bare(data_dir) as server:
+async def floor(data_dir: Path, count: int, database_url: str | None = None) -> tuple[Load, Load]:
+    """Bare FastAPI: a read of 20 rows and a count, and one insert, under the same load; on
+    PostgreSQL each in a tenant's transaction under row-level security (`bare_app.py`)."""
+    with bare(data_dir, database_url) as server:
         for i in range(100):
             httpx.post(f"{server.url}/leads", json={"message": f"lead {i}"}).raise_for_status()
         read = encode(server.port, "GET", "/leads?limit=20")
@@ -154,6 +157,8 @@ async def run(
     label: str, data_dir: Path, database_url: str | None, scale: int, floors: tuple[Load, Load]
 ) -> list[Row]:
     reads_floor, writes_floor = floors
+    # On PostgreSQL the floor runs the same statements in a tenant's transaction under RLS.
+    under = " under RLS" if database_url else ""
     print(label, flush=True)
     with backend(data_dir, database_url) as server:
         accepted, processed = await webhooks(server, 200 * scale)
@@ -173,14 +178,14 @@ async def run(
         Row(
             f"A3 `GET /leads`, {CONCURRENCY} clients, {label}",
             cpu_and_p99(reads),
-            "bare FastAPI read: " + cpu_and_p99(reads_floor),
+            f"bare FastAPI read{under}: " + cpu_and_p99(reads_floor),
             ratio(reads, reads_floor),
             load_average(),
         ),
         Row(
             f"A3 `GET /leads`, {CONCURRENCY} clients, 2 API processes, {label}",
             cpu_and_p99(two),
-            "bare FastAPI read (1 process): " + cpu_and_p99(reads_floor),
+            f"bare FastAPI read{under} (1 process): " + cpu_and_p99(reads_floor),
             ratio(two, reads_floor),
             load_average(),
         ),
@@ -188,14 +193,16 @@ async def run(
             f"A3 webhook intake, {CONCURRENCY} senders, {label}",
             f"{accepted.per_second:.0f} accepted/s ({cpu_and_p99(accepted)}); "
             f"{processed:.0f} processed/s",
-            f"bare FastAPI insert: {writes_floor.per_second:.0f}/s ({cpu_and_p99(writes_floor)})",
+            f"bare FastAPI insert{under}: {writes_floor.per_second:.0f}/s "
+            f"({cpu_and_p99(writes_floor)})",
             ratio(accepted, writes_floor),
             load,
         ),
         Row(
             f"A3 webhook intake alone (worker in another process), {label}",
             f"{alone.per_second:.0f} accepted/s ({cpu_and_p99(alone)})",
-            f"bare FastAPI insert: {writes_floor.per_second:.0f}/s ({cpu_and_p99(writes_floor)})",
+            f"bare FastAPI insert{under}: {writes_floor.per_second:.0f}/s "
+            f"({cpu_and_p99(writes_floor)})",
             ratio(alone, writes_floor),
             load_average(),
         ),
@@ -222,9 +229,13 @@ async def measure_all(*, quick: bool, postgres: bool = True) -> list[Row]:
         reason = postgres_missing() if postgres else "--no-postgres"
         if reason:
             rows += [Row.skip("A3 on PostgreSQL (row-level security)", reason)]
-        else:
-            with scratch_postgres() as url:
-                rows += await run("PostgreSQL + RLS", Path(tmp) / "pg", url, scale, floors)
+            return rows
+        with scratch_postgres() as floor_url:
+            floors = await floor(Path(tmp) / "bare-pg", 400 * scale, floor_url)
+        print(f"floor: bare read under RLS  {floors[0].summary()}")
+        print(f"floor: bare insert under RLS {floors[1].summary()}", flush=True)
+        with scratch_postgres() as url:
+            rows += await run("PostgreSQL + RLS", Path(tmp) / "pg", url, scale, floors)
     return rows
 
 
