@@ -8,11 +8,11 @@ deliveries accepted per second (20 concurrent senders), events processed per sec
 the in-process worker (contact fetched, qualified, score written back to the CRM and the
 lead), and the latency and server CPU time of an authenticated, tenant-scoped
 `GET /api/03-saas/leads?limit=20` (20 concurrent clients; 100 leads in the tenant, each
-with a name, email, company and message), once more with two API processes (`uvicorn
---workers 2`, as compose.yaml runs it). The floor, measured in the same run:
-`bench/bare_app.py` (bare FastAPI: one insert; 20 rows and a count) under the same load,
-on SQLite, and on PostgreSQL in a tenant's transaction under row-level security for the
-PostgreSQL rows. The load generator is `http_load.py`'s.
+with a name, email, company and message); both again with two API processes (`uvicorn
+--workers 2`, as compose.yaml runs it, the worker in another process). The floor,
+measured in the same run: `bench/bare_app.py` (bare FastAPI: one insert; 20 rows and a
+count) under the same load, on SQLite, and for the PostgreSQL rows on PostgreSQL in a
+tenant's transaction under row-level security. The load generator is `http_load.py`'s.
 """
 
 from __future__ import annotations
@@ -174,6 +174,8 @@ async def run(
     with backend(data_dir / "two", database_url, worker=False, processes=2) as server:
         two = await list_leads(server, 400 * scale)
         print(f"  GET /leads, {CONCURRENCY} clients, 2 API processes  {two.summary()}", flush=True)
+        two_intake, _, _ = await deliver(server, 200 * scale)
+        print(f"  webhooks accepted, 2 API processes  {two_intake.summary()}", flush=True)
     return [
         Row(
             f"A3 `GET /leads`, {CONCURRENCY} clients, {label}",
@@ -204,6 +206,14 @@ async def run(
             f"bare FastAPI insert{under}: {writes_floor.per_second:.0f}/s "
             f"({cpu_and_p99(writes_floor)})",
             ratio(alone, writes_floor),
+            load_average(),
+        ),
+        Row(
+            f"A3 webhook intake alone, 2 API processes, {label}",
+            f"{two_intake.per_second:.0f} accepted/s ({cpu_and_p99(two_intake)})",
+            f"bare FastAPI insert{under} (1 process): {writes_floor.per_second:.0f}/s "
+            f"({cpu_and_p99(writes_floor)})",
+            ratio(two_intake, writes_floor),
             load_average(),
         ),
     ]
