@@ -65,6 +65,7 @@ class _Tenant:
         self.db = db
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
+        # The handlers' statements are written once, with sqlite3's `?` placeholders.
         return self.db.execute(sql.replace("?", "%s"), params)
 
 
