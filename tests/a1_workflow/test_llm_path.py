@@ -21,7 +21,6 @@ from core.dependencies import get_llm
 from core.llm_client import LLMClient
 from tests.support import chat_completion, fake_openai_key, make_settings
 
-# Made up at run time: no key-shaped literal in the repository.
 API_KEY = fake_openai_key()
 
 LEADS = "/api/01-workflow/leads"

@@ -19,7 +19,6 @@ from tests.support import chat_completion, fake_openai_key, make_settings
 
 from .helpers import API, REFUSAL, ask, stream_chat
 
-# Made up at run time: no key-shaped literal in the repository.
 API_KEY = fake_openai_key()
 
 MODEL = "gpt-4o-mini-2024-07-18"

@@ -14,7 +14,6 @@ from core.llm_client import LLMClient
 from tests.a3_saas.helpers import Api, build_client, saas_test_settings
 from tests.support import chat_completion, fake_openai_key, make_settings
 
-# Made up at run time: no key-shaped literal in the repository.
 API_KEY = fake_openai_key()
 
 STRONG_LEAD = {

@@ -18,7 +18,6 @@ from core.embedding_client import (
 from core.exceptions import LLMException
 from tests.support import fake_openai_key, make_settings
 
-# Made up at run time: no key-shaped literal in the repository.
 API_KEY = fake_openai_key()
 
 pytestmark = pytest.mark.core

@@ -22,7 +22,6 @@ from core.llm_client import LLMClient, create_llm_client
 from core.llm_result import estimate_cost
 from tests.support import chat_completion, fake_openai_key
 
-# Made up at run time: no key-shaped literal in the repository.
 API_KEY = fake_openai_key()
 
 pytestmark = [pytest.mark.core, pytest.mark.anyio]
